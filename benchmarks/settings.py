@@ -1,0 +1,18 @@
+"""Settings for benchmarks: the test settings on a database of their own, real model."""
+
+import os
+
+from tests.settings import *  # noqa: F403
+from tests.settings import BASE_DIR
+from wagtail_neural_feed.database import database_config
+
+DATABASES = {
+    "default": database_config(
+        data_dir=BASE_DIR / ".pgdata", name=os.environ.get("NEURAL_FEED_BENCH_DB", "nf_bench")
+    )
+}
+WAGTAIL_NEURAL_FEED = {
+    "ENCODER": "wagtail_neural_feed.encoders.SentenceTransformerEncoder",
+    "DIMENSIONS": 384,
+    "DISPATCH": "inline",
+}

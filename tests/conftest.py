@@ -1,0 +1,70 @@
+"""Shared fixtures: a site tree, page helpers, and switches for the real model."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import TestCase, override_settings
+from wagtail.models import Page, Site
+
+from tests.factories import ArticlePageFactory, HomePageFactory, SectionPageFactory
+from wagtail_neural_feed.dispatch import background_worker
+
+
+def publish(page: Page) -> Page:
+    """Publish the page's latest content the way the editor's Publish button does,
+    running the on-commit callbacks the test transaction would otherwise hold back."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        page.save_revision().publish()
+    page.refresh_from_db()
+    return page
+
+
+@pytest.fixture
+def home(db) -> Page:
+    root = Page.get_first_root_node()
+    home = HomePageFactory(parent=root, title="Home", slug="home-test")
+    Site.objects.update_or_create(
+        is_default_site=True, defaults={"root_page": home, "hostname": "localhost"}
+    )
+    return home
+
+
+@pytest.fixture
+def section(home) -> Page:
+    return SectionPageFactory(parent=home, title="Science", slug="science")
+
+
+@pytest.fixture
+def make_article(home):
+    """Create an ArticlePage under ``parent`` (default: home) and publish it."""
+
+    def make(title: str, intro: str = "", *, parent: Page | None = None, live: bool = True, **kw):
+        page = ArticlePageFactory.build(title=title, intro=intro, live=False, **kw)
+        (parent or home).add_child(instance=page)
+        if live:
+            publish(page)
+        return page
+
+    return make
+
+
+REAL_MODEL = {
+    "ENCODER": "wagtail_neural_feed.encoders.SentenceTransformerEncoder",
+    "DIMENSIONS": 384,
+    "DISPATCH": "inline",
+}
+
+
+@pytest.fixture
+def real_model(settings):
+    """Use the real all-MiniLM-L6-v2 encoder (loaded once per process)."""
+    with override_settings(WAGTAIL_NEURAL_FEED=REAL_MODEL):
+        yield
+
+
+@pytest.fixture
+def wait_for_background():
+    def wait(timeout: float = 30.0) -> None:
+        assert background_worker().wait(timeout), "background jobs did not finish"
+
+    return wait

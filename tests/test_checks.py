@@ -1,0 +1,44 @@
+"""System checks report misconfiguration with stable ids."""
+
+from django.test import override_settings
+
+from wagtail_neural_feed import checks
+
+
+def ids(messages):
+    return [message.id for message in messages]
+
+
+def test_database_check_passes_on_postgresql_with_pgvector(db):
+    assert checks.check_database(databases=["default"]) == []
+
+
+def test_pgvector_version_parsing():
+    assert checks._version_tuple("0.8.5") >= checks.MIN_PGVECTOR
+    assert checks._version_tuple("0.7.4") < checks.MIN_PGVECTOR
+
+
+def test_unimportable_encoder_is_E003():
+    with override_settings(WAGTAIL_NEURAL_FEED={"ENCODER": "missing.module.Encoder"}):
+        assert ids(checks.check_encoder()) == ["wagtail_neural_feed.E003"]
+    assert checks.check_encoder() == []
+
+
+def test_dimension_mismatch_is_E004(db):
+    assert checks.check_dimensions(databases=["default"]) == []
+    with override_settings(
+        WAGTAIL_NEURAL_FEED={
+            "ENCODER": "wagtail_neural_feed.encoders.HashingEncoder",
+            "ENCODER_OPTIONS": {"dimensions": 8},
+        }
+    ):
+        messages = checks.check_dimensions(databases=["default"])
+    assert ids(messages) == ["wagtail_neural_feed.E004"]
+    assert "DIMENSIONS" in messages[0].hint and "8" in messages[0].hint
+
+
+def test_unknown_dispatch_is_E005_and_celery_without_broker_is_W001():
+    with override_settings(WAGTAIL_NEURAL_FEED={"DISPATCH": "carrier-pigeon"}):
+        assert ids(checks.check_dispatch()) == ["wagtail_neural_feed.E005"]
+    with override_settings(WAGTAIL_NEURAL_FEED={"DISPATCH": "celery"}):
+        assert ids(checks.check_dispatch()) == ["wagtail_neural_feed.W001"]

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class WagtailNeuralFeedConfig(AppConfig):
+    name = "wagtail_neural_feed"
+    label = "wagtail_neural_feed"
+    verbose_name = "Neural feed"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers system checks)
+        from .signals import register_signal_handlers
+
+        register_signal_handlers()

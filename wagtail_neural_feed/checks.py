@@ -1,0 +1,133 @@
+"""System checks. Ids are stable: wagtail_neural_feed.E001 ... (never reused)."""
+
+from __future__ import annotations
+
+from django.core.checks import Error, Tags, Warning, register
+from django.db import connections
+
+from .conf import neural_feed_settings
+
+MIN_PGVECTOR = (0, 8)
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".")[:2] if part.isdigit())
+
+
+def column_dimensions(using: str = "default") -> int | None:
+    """The dimension of the PageEmbedding vector column as it is in the database."""
+    from .models import PageEmbedding
+
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT atttypmod FROM pg_attribute WHERE attrelid = %s::regclass "
+            "AND attname = 'embedding' AND NOT attisdropped",
+            [PageEmbedding._meta.db_table],
+        )
+        row = cursor.fetchone()
+    return row[0] if row and row[0] > 0 else None
+
+
+@register(Tags.database)
+def check_database(app_configs=None, databases=None, **kwargs):
+    """E001: PostgreSQL is required. E002: pgvector >= 0.8 must be installable."""
+    errors = []
+    for alias in databases or []:
+        connection = connections[alias]
+        if connection.vendor != "postgresql":
+            errors.append(
+                Error(
+                    f"Database {alias!r} is {connection.vendor}; wagtail-neural-feed needs "
+                    "PostgreSQL with the pgvector extension.",
+                    hint="Point DATABASES (or DATABASE_URL) at PostgreSQL >= 13 with pgvector.",
+                    id="wagtail_neural_feed.E001",
+                )
+            )
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT coalesce("
+                "(SELECT extversion FROM pg_extension WHERE extname = 'vector'),"
+                "(SELECT default_version FROM pg_available_extensions WHERE name = 'vector'))"
+            )
+            version = cursor.fetchone()[0]
+        if version is None or _version_tuple(version) < MIN_PGVECTOR:
+            errors.append(
+                Error(
+                    f"Database {alias!r} has pgvector {version or 'not installed'}; "
+                    "wagtail-neural-feed needs pgvector >= 0.8 (iterative index scans).",
+                    hint="Install pgvector 0.8 or newer on the PostgreSQL server.",
+                    id="wagtail_neural_feed.E002",
+                )
+            )
+    return errors
+
+
+@register()
+def check_encoder(app_configs=None, **kwargs):
+    """E003: the configured encoder must import and construct."""
+    from .encoders import build_encoder
+
+    try:
+        build_encoder()
+    except Exception as exc:
+        return [
+            Error(
+                f"The neural feed encoder cannot be built: {exc}",
+                hint="Fix WAGTAIL_NEURAL_FEED['ENCODER'] / ['ENCODER_OPTIONS'], or install "
+                "'wagtail-neural-feed[local]' for the default encoder.",
+                id="wagtail_neural_feed.E003",
+            )
+        ]
+    return []
+
+
+@register(Tags.database)
+def check_dimensions(app_configs=None, databases=None, **kwargs):
+    """E004: the encoder's dimension must equal the vector column's."""
+    from .encoders import get_encoder
+
+    if not databases or "default" not in databases:
+        return []
+    try:
+        dimension = get_encoder().dimension
+        column = column_dimensions("default")
+    except Exception:
+        return []  # E003 (encoder) or a missing table (not migrated yet) is reported elsewhere
+    if column is not None and column != dimension:
+        return [
+            Error(
+                f"The encoder makes {dimension}-dimensional vectors but the embedding column "
+                f"holds {column}.",
+                hint=f"Set WAGTAIL_NEURAL_FEED['DIMENSIONS'] = {dimension} and run "
+                "'manage.py neural_feed_embed --rebuild'.",
+                id="wagtail_neural_feed.E004",
+            )
+        ]
+    return []
+
+
+@register()
+def check_dispatch(app_configs=None, **kwargs):
+    """E005: DISPATCH must be known. W001: "celery" forced but Celery has no broker."""
+    from .dispatch import BACKENDS, celery_configured
+
+    value = neural_feed_settings.DISPATCH
+    if value not in BACKENDS:
+        return [
+            Error(
+                f"WAGTAIL_NEURAL_FEED['DISPATCH'] is {value!r}.",
+                hint=f"Use one of: {', '.join(BACKENDS)}.",
+                id="wagtail_neural_feed.E005",
+            )
+        ]
+    if value == "celery" and not celery_configured():
+        return [
+            Warning(
+                "WAGTAIL_NEURAL_FEED['DISPATCH'] is 'celery' but no Celery broker is configured; "
+                "jobs will run in a background thread.",
+                hint="Set CELERY_BROKER_URL and load it in your Celery app, or use 'auto'.",
+                id="wagtail_neural_feed.W001",
+            )
+        ]
+    return []

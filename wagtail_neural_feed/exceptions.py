@@ -1,0 +1,27 @@
+"""Every error this package raises on purpose derives from ``NeuralFeedError``."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+class NeuralFeedError(Exception):
+    """Base class for wagtail-neural-feed errors."""
+
+
+class NeuralFeedConfigurationError(NeuralFeedError, ImproperlyConfigured):
+    """A ``WAGTAIL_NEURAL_FEED`` setting (named in the message) is wrong."""
+
+
+class EncoderError(NeuralFeedError):
+    """The encoder could not be loaded or failed to encode."""
+
+
+class DispatchError(NeuralFeedError):
+    """Background work could not be handed to any backend."""
+
+
+class InvalidInteraction(NeuralFeedError, ValueError):
+    """An interaction was rejected; the message says which field to fix."""
+
+
+class UnknownFeed(NeuralFeedError, LookupError):
+    """No feed is registered under the given slug."""

@@ -1,0 +1,337 @@
+"""Keep ``PageEmbedding`` in step with published pages.
+
+Request-time work is cheap and synchronous (upsert the row's denormalised
+columns, hash the text); encoding runs later in :func:`embed_pages`, handed
+to the dispatch layer with page ids only. A row left ``pending`` by a process
+that died is picked up by :func:`embed_pending` (the sweep and the command).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.utils import timezone
+from wagtail.models import Page, PageViewRestriction
+
+from .conf import neural_feed_settings
+from .encoders import get_encoder
+from .models import EmbeddingStatus, PageEmbedding, RecommendablePageMixin
+from .text import text_hash
+
+logger = logging.getLogger(__name__)
+
+
+def is_recommendable(page_or_class) -> bool:
+    cls = page_or_class if isinstance(page_or_class, type) else type(page_or_class)
+    return issubclass(cls, RecommendablePageMixin)
+
+
+def recommendable_content_type_ids() -> list[int]:
+    from django.contrib.contenttypes.models import ContentType
+    from wagtail.models import get_page_models
+
+    models = [m for m in get_page_models() if is_recommendable(m)]
+    return [ct.id for ct in ContentType.objects.get_for_models(*models).values()]
+
+
+def restricted_paths() -> list[str]:
+    """Tree paths of every page carrying a view restriction (one query)."""
+    return list(PageViewRestriction.objects.values_list("page__path", flat=True).distinct())
+
+
+def denormalised_columns(page: Page, *, restricted: Sequence[str] | None = None) -> dict:
+    """The columns the ranking query filters on, read from the page.
+
+    Pass ``restricted`` (from :func:`restricted_paths`) when handling many pages,
+    to test view restrictions without a query per page.
+    """
+    if restricted is None:
+        is_restricted = page.get_view_restrictions().exists()
+    else:
+        is_restricted = any(page.path.startswith(path) for path in restricted)
+    return {
+        "live": page.live,
+        "view_restricted": is_restricted,
+        "locale_id": page.locale_id,
+        "path": page.path,
+        "content_type_id": page.content_type_id,
+        "first_published_at": page.first_published_at,
+        "last_published_at": page.last_published_at,
+    }
+
+
+def embedding_text(page: Page) -> str:
+    return page.get_embedding_text()
+
+
+def _model_name() -> str:
+    """The configured encoder's model name, without loading the model; "" if it cannot be built."""
+    try:
+        return get_encoder().model_name
+    except Exception:
+        logger.exception("The configured encoder cannot be built; pages will be marked failed")
+        return ""
+
+
+def sync_page(page: Page, *, enqueue: bool = True) -> PageEmbedding | None:
+    """Upsert the page's row; mark it pending (and queue encoding) if its text changed.
+
+    Returns the row, or None when the page type does not take part.
+    """
+    page = page.specific
+    if not is_recommendable(page):
+        return None
+    columns = denormalised_columns(page)
+    digest = text_hash(embedding_text(page), _model_name()) if page.live else None
+    row, created = PageEmbedding.objects.get_or_create(page_id=page.pk, defaults=columns)
+    needs_encoding = page.live and (
+        created or row.text_hash != digest or row.status != EmbeddingStatus.READY
+    )
+    update = dict(columns)
+    if needs_encoding:
+        update.update(status=EmbeddingStatus.PENDING, attempts=0, error="")
+    if not created or needs_encoding:
+        PageEmbedding.objects.filter(pk=page.pk).update(**update, updated_at=timezone.now())
+        for key, value in update.items():
+            setattr(row, key, value)
+    if needs_encoding and enqueue:
+        from .dispatch import enqueue as enqueue_job
+
+        enqueue_job("embed_pages", [page.pk])
+    return row
+
+
+def mark_unpublished(page: Page) -> None:
+    """Keep the vector (republishing unchanged text needs no encoding) but hide the row."""
+    PageEmbedding.objects.filter(pk=page.pk).update(live=False, updated_at=timezone.now())
+
+
+def refresh_subtree(path: str) -> int:
+    """Re-read path-dependent columns for every row under ``path`` (after a move or a
+    view-restriction change) in one statement. Returns the number of rows updated."""
+    embedding_table = PageEmbedding._meta.db_table
+    page_table = Page._meta.db_table
+    restriction_table = PageViewRestriction._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {embedding_table} AS e
+               SET path = p.path,
+                   view_restricted = EXISTS (
+                       SELECT 1 FROM {restriction_table} r
+                       JOIN {page_table} rp ON rp.id = r.page_id
+                       WHERE p.path LIKE rp.path || '%%'
+                   ),
+                   updated_at = now()
+              FROM {page_table} p
+             WHERE p.id = e.page_id AND p.path LIKE %s
+            """,
+            [path.replace("%", r"\%").replace("_", r"\_") + "%"],
+        )
+        return cursor.rowcount
+
+
+def _record_failure(page_ids: Sequence[int], error: BaseException) -> None:
+    from django.db.models import F
+
+    message = f"{type(error).__name__}: {error}"[:2000]
+    PageEmbedding.objects.filter(pk__in=page_ids).update(
+        status=EmbeddingStatus.FAILED,
+        error=message,
+        attempts=F("attempts") + 1,
+        updated_at=timezone.now(),
+    )
+
+
+def embed_pages(page_ids: Iterable[int], *, force: bool = False) -> int:
+    """Encode the given pages in one batch and store their vectors.
+
+    Idempotent: a page whose text and model are unchanged since its last
+    successful encoding is skipped unless ``force``. A failing encoder marks the
+    rows failed (with the error) and never raises. Returns the number encoded.
+    """
+    prepared = prepare_batch(page_ids, force=force)
+    if prepared is None:
+        return 0
+    return store_batch(prepared, encode_batch(prepared))
+
+
+@dataclass
+class PreparedBatch:
+    """Pages of one batch with their text, ready for the encoder."""
+
+    rows: list[PageEmbedding]
+    texts: list[str]
+    encoder: object
+
+
+def prepare_batch(page_ids: Iterable[int], *, force: bool = False) -> PreparedBatch | None:
+    """Load pages and rows in bulk, extract text, drop pages whose text is unchanged."""
+    page_ids = list(dict.fromkeys(page_ids))
+    if not page_ids:
+        return None
+    try:
+        encoder = get_encoder()
+        model_name = encoder.model_name
+    except Exception as exc:
+        logger.exception("Could not build the encoder for pages %s", page_ids)
+        _record_failure(page_ids, exc)
+        return None
+    existing = {row.page_id: row for row in PageEmbedding.objects.filter(pk__in=page_ids)}
+    restricted = restricted_paths()
+    rows: list[PageEmbedding] = []
+    texts: list[str] = []
+    for page in Page.objects.filter(pk__in=page_ids, live=True).specific():
+        if not is_recommendable(page):
+            continue
+        text = embedding_text(page)
+        digest = text_hash(text, model_name)
+        row = existing.get(page.pk) or PageEmbedding(page_id=page.pk)
+        if not force and row.status == EmbeddingStatus.READY and row.text_hash == digest:
+            continue
+        for key, value in denormalised_columns(page, restricted=restricted).items():
+            setattr(row, key, value)
+        row.text_hash = digest
+        row.model_name = model_name
+        rows.append(row)
+        texts.append(text)
+    if not rows:
+        return None
+    return PreparedBatch(rows=rows, texts=texts, encoder=encoder)
+
+
+def encode_batch(batch: PreparedBatch):
+    """Run the encoder; returns the vectors, or the exception it raised."""
+    try:
+        return batch.encoder.embed_documents(batch.texts)
+    except Exception as exc:
+        logger.exception("Encoding failed for pages %s", [row.page_id for row in batch.rows])
+        return exc
+
+
+_STORED_COLUMNS = [
+    "embedding",
+    "model_name",
+    "text_hash",
+    "status",
+    "error",
+    "attempts",
+    "embedded_at",
+    "created_at",
+    "updated_at",
+    "live",
+    "view_restricted",
+    "locale_id",
+    "path",
+    "content_type_id",
+    "first_published_at",
+    "last_published_at",
+]
+
+
+def store_batch(batch: PreparedBatch, vectors) -> int:
+    """Write the vectors (or the failure) for a prepared batch in one transaction.
+
+    One pipelined upsert statement, executed per row; the vector is cast to
+    ``vector`` without a size so a column being resized is never in the way.
+    """
+    page_ids = [row.page_id for row in batch.rows]
+    if isinstance(vectors, BaseException):
+        _record_failure(page_ids, vectors)
+        return 0
+    now = timezone.now()
+    params = []
+    for row, vector in zip(batch.rows, vectors, strict=True):
+        values = {
+            **{column: getattr(row, column) for column in _STORED_COLUMNS[5:]},
+            "embedding": "[" + ",".join(repr(float(x)) for x in vector) + "]",
+            "model_name": row.model_name,
+            "text_hash": row.text_hash,
+            "status": EmbeddingStatus.READY.value,
+            "error": "",
+            "attempts": 0,
+            "embedded_at": now,
+            "created_at": row.created_at or now,
+            "updated_at": now,
+        }
+        params.append([row.page_id, *(values[column] for column in _STORED_COLUMNS)])
+    columns = ", ".join(_STORED_COLUMNS)
+    placeholders = ", ".join(["%s::vector"] + ["%s"] * (len(_STORED_COLUMNS) - 1))
+    updates = ", ".join(
+        f"{column} = EXCLUDED.{column}" for column in _STORED_COLUMNS if column != "created_at"
+    )
+    sql = (
+        f"INSERT INTO {PageEmbedding._meta.db_table} (page_id, {columns}) "
+        f"VALUES (%s, {placeholders}) ON CONFLICT (page_id) DO UPDATE SET {updates}"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+    return len(batch.rows)
+
+
+def embed_many(
+    page_ids: Sequence[int],
+    *,
+    batch_size: int | None = None,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Embed many pages in batches, encoding one batch while the next is read and the
+    previous one written (the model releases the GIL), so the database work hides behind
+    the model. Each batch commits on its own: an interrupted run resumes where it stopped.
+    """
+    size = batch_size or neural_feed_settings.EMBED_BATCH_SIZE
+    chunks = [page_ids[start : start + size] for start in range(0, len(page_ids), size)]
+    done = 0
+    seen = 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="neural-feed-encode") as pool:
+        in_flight: tuple[PreparedBatch, Future] | None = None
+        for chunk in chunks:
+            batch = prepare_batch(chunk, force=force)
+            if in_flight is not None:
+                previous, future = in_flight
+                vectors = future.result()
+                in_flight = (batch, pool.submit(encode_batch, batch)) if batch else None
+                done += store_batch(previous, vectors)
+            elif batch is not None:
+                in_flight = (batch, pool.submit(encode_batch, batch))
+            seen += len(chunk)
+            if progress:
+                progress(seen, len(page_ids))
+        if in_flight is not None:
+            previous, future = in_flight
+            done += store_batch(previous, future.result())
+    return done
+
+
+def embed_pending(*, batch_size: int | None = None, limit: int | None = None) -> int:
+    """Encode every row awaiting encoding, in batches. The sweep's embedding half."""
+    return embed_many(pending_page_ids(limit=limit), batch_size=batch_size)
+
+
+def ensure_rows(*, content_type_ids: Sequence[int] | None = None) -> int:
+    """Create pending rows for live recommendable pages that have none (e.g. after
+    installing the app on an existing site). Returns the number created."""
+    ct_ids = list(content_type_ids or recommendable_content_type_ids())
+    missing = Page.objects.live().filter(content_type_id__in=ct_ids, neural_embedding__isnull=True)
+    restricted = restricted_paths()
+    rows = [
+        PageEmbedding(page_id=page.pk, **denormalised_columns(page, restricted=restricted))
+        for page in missing.iterator(chunk_size=2000)
+    ]
+    PageEmbedding.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+    return len(rows)
+
+
+def pending_page_ids(*, limit: int | None = None) -> list[int]:
+    """Ids of live rows awaiting encoding (pending, or failed and still retryable)."""
+    queryset = (
+        PageEmbedding.objects.needs_embedding(max_attempts=neural_feed_settings.MAX_EMBED_ATTEMPTS)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return list(queryset[:limit] if limit else queryset)

@@ -1,0 +1,31 @@
+"""The background jobs, by name: plain functions taking ids only.
+
+The dispatch layer runs them through Celery, a thread or inline; ``tasks.py``
+wraps the same functions as Celery tasks, so both paths run the same code.
+"""
+
+from __future__ import annotations
+
+from django.utils.module_loading import import_string
+
+#: job name -> dotted path of the function that does the work.
+JOBS: dict[str, str] = {
+    "embed_pages": "wagtail_neural_feed.indexing.embed_pages",
+    "embed_pending": "wagtail_neural_feed.indexing.embed_pending",
+}
+
+
+def register_job(name: str, path: str) -> None:
+    """Make a job runnable by name (used by other modules of this package)."""
+    JOBS[name] = path
+
+
+def job_function(name: str):
+    try:
+        return import_string(JOBS[name])
+    except KeyError:
+        raise LookupError(f"Unknown neural feed job {name!r}.") from None
+
+
+def celery_task_name(name: str) -> str:
+    return f"wagtail_neural_feed.{name}"

@@ -1,0 +1,124 @@
+"""Embed published pages: missing, stale and failed ones by default.
+
+Idempotent and resumable: every batch commits on its own and rows stay
+``pending`` until encoded, so re-running continues where a run stopped.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.core.management.base import BaseCommand, CommandError
+
+from ... import indexing
+from ...encoders import get_encoder
+from ...models import EmbeddingStatus, PageEmbedding
+from ...schema import resize_vector_columns
+from ...text import text_hash
+
+
+class Command(BaseCommand):
+    help = "Embed published recommendable pages (missing, changed, pending and failed ones)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--rebuild",
+            action="store_true",
+            help="Re-encode every page (and resize the vector columns if the model changed).",
+        )
+        parser.add_argument(
+            "--failed",
+            action="store_true",
+            help="Only retry failed pages, whatever their attempts.",
+        )
+        parser.add_argument(
+            "--page-type",
+            action="append",
+            default=[],
+            metavar="APP.MODEL",
+            help="Limit to these page types (repeatable).",
+        )
+        parser.add_argument("--batch-size", type=int, default=None)
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Report what would be embedded; change nothing."
+        )
+
+    def handle(self, *args, **options) -> None:
+        content_type_ids = self._content_type_ids(options["page_type"])
+        dry_run = options["dry_run"]
+        encoder = get_encoder()
+        resize = options["rebuild"] and not dry_run
+        if resize and resize_vector_columns(encoder.dimension):
+            self.stdout.write(f"Resized vector columns to {encoder.dimension} dimensions.")
+        created = 0 if dry_run else indexing.ensure_rows(content_type_ids=content_type_ids)
+        rows = PageEmbedding.objects.filter(live=True, content_type_id__in=content_type_ids)
+        if options["failed"]:
+            ids = list(rows.filter(status=EmbeddingStatus.FAILED).values_list("pk", flat=True))
+        elif options["rebuild"]:
+            ids = list(rows.values_list("pk", flat=True))
+        else:
+            ids = self._stale_ids(rows, encoder.model_name)
+        ids.sort()
+        if dry_run:
+            missing = indexing.Page.objects.live().filter(
+                content_type_id__in=content_type_ids, neural_embedding__isnull=True
+            )
+            self.stdout.write(
+                f"Would embed {len(ids) + missing.count()} page(s) "
+                f"({missing.count()} without a row)."
+            )
+            return
+        if options["rebuild"]:
+            rows.filter(pk__in=ids).update(status=EmbeddingStatus.PENDING)
+        started = time.monotonic()
+        done = indexing.embed_many(
+            ids, batch_size=options["batch_size"], force=True, progress=self._progress
+        )
+        elapsed = time.monotonic() - started
+        failed = PageEmbedding.objects.filter(pk__in=ids, status=EmbeddingStatus.FAILED).count()
+        self.stdout.write("")
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Embedded {done} page(s) in {elapsed:.1f}s ({created} new row(s), "
+                f"{failed} failed)."
+            )
+        )
+        if failed:
+            raise CommandError(
+                f"{failed} page(s) failed to embed; see PageEmbedding.error, "
+                "then rerun with --failed."
+            )
+
+    def _content_type_ids(self, labels: list[str]) -> list[int]:
+        if not labels:
+            return indexing.recommendable_content_type_ids()
+        ids = []
+        for label in labels:
+            try:
+                model = apps.get_model(label)
+            except (LookupError, ValueError) as exc:
+                raise CommandError(f"--page-type {label!r}: {exc}") from exc
+            if not indexing.is_recommendable(model):
+                raise CommandError(f"--page-type {label!r} does not use RecommendablePageMixin.")
+            ids.append(ContentType.objects.get_for_model(model).id)
+        return ids
+
+    def _stale_ids(self, rows, model_name: str) -> list[int]:
+        """Pending or retryable rows, plus ready rows whose text or model changed."""
+        ids = set(rows.exclude(status=EmbeddingStatus.READY).values_list("pk", flat=True))
+        hashes = dict(rows.filter(status=EmbeddingStatus.READY).values_list("pk", "text_hash"))
+        pages = indexing.Page.objects.filter(pk__in=hashes).specific().iterator(chunk_size=500)
+        for page in pages:
+            if text_hash(indexing.embedding_text(page), model_name) != hashes[page.pk]:
+                ids.add(page.pk)
+        return list(ids)
+
+    def _progress(self, done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / total) if total else width
+        bar = "#" * filled + "-" * (width - filled)
+        end = "\r" if sys.stdout.isatty() else "\n"
+        self.stdout.write(f"[{bar}] {done}/{total}", ending=end)

@@ -1,0 +1,16 @@
+"""Models: page embeddings, popularity counters, readers, interactions and profiles."""
+
+from .embeddings import EmbeddingStatus, PageEmbedding
+from .mixins import RecommendablePageMixin
+from .popularity import PagePopularity
+from .readers import Interaction, Reader, ReaderProfile
+
+__all__ = [
+    "EmbeddingStatus",
+    "Interaction",
+    "PageEmbedding",
+    "PagePopularity",
+    "Reader",
+    "ReaderProfile",
+    "RecommendablePageMixin",
+]

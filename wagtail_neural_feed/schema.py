@@ -1,0 +1,50 @@
+"""Resize the vector columns when the encoder's dimension changes.
+
+Only our own tables are touched (decision 1): the HNSW index is dropped,
+the columns retyped (old vectors cannot be converted, so they are cleared
+and every page is marked for re-encoding), and the index rebuilt.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import connection, transaction
+
+from .checks import column_dimensions
+from .models import EmbeddingStatus, PageEmbedding, ReaderProfile
+
+logger = logging.getLogger(__name__)
+
+HNSW_INDEX = "neural_feed_embedding_hnsw"
+
+
+def resize_vector_columns(dimensions: int) -> bool:
+    """Retype the vector columns to ``vector(dimensions)``. Returns False if already that size."""
+    if column_dimensions() == dimensions:
+        return False
+    embeddings = PageEmbedding._meta.db_table
+    profiles = ReaderProfile._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Deferred foreign-key checks queued in this transaction would block ALTER TABLE.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX}")
+        cursor.execute(
+            f"ALTER TABLE {embeddings} ALTER COLUMN embedding TYPE vector({dimensions}) USING NULL"
+        )
+        for column in ("vector", "sum_vector"):
+            cursor.execute(
+                f"ALTER TABLE {profiles} ALTER COLUMN {column} TYPE vector({dimensions}) USING NULL"
+            )
+        cursor.execute(
+            f"UPDATE {embeddings} SET status = %s, text_hash = '', attempts = 0",
+            [EmbeddingStatus.PENDING],
+        )
+        cursor.execute(f"UPDATE {profiles} SET stale = true")
+        cursor.execute(
+            f"CREATE INDEX {HNSW_INDEX} ON {embeddings} USING hnsw (embedding vector_cosine_ops) "
+            "WITH (m = 16, ef_construction = 64)"
+        )
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    logger.warning("Resized neural feed vector columns to %d dimensions", dimensions)
+    return True
