@@ -86,10 +86,13 @@ class PageEmbedding(models.Model):
             ),
             models.Index(fields=["path"], name="neural_feed_emb_path"),
             models.Index(fields=["status", "live"], name="neural_feed_emb_status"),
+            # Ranking's "freshest" candidates: walked newest first, filtered
+            # per reader (view restrictions are decided per reader, so they
+            # are not part of the predicate).
             models.Index(
                 fields=["-first_published_at"],
                 name="neural_feed_emb_fresh",
-                condition=Q(live=True, view_restricted=False),
+                condition=Q(live=True, status="ready"),
             ),
         ]
 

@@ -63,6 +63,8 @@ class Interaction(models.Model):
         indexes = [
             models.Index(fields=["reader", "id"], name="neural_feed_int_reader"),
             models.Index(fields=["page", "created_at"], name="neural_feed_int_page"),
+            # "Already read" exclusion in ranking: the reader's distinct pages.
+            models.Index(fields=["reader", "page"], name="neural_feed_int_reader_page"),
         ]
 
     def __str__(self) -> str:
