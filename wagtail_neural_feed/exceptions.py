@@ -25,3 +25,7 @@ class InvalidInteraction(NeuralFeedError, ValueError):
 
 class UnknownFeed(NeuralFeedError, LookupError):
     """No feed is registered under the given slug."""
+
+
+class InvalidRecommendationRequest(NeuralFeedError, ValueError):
+    """A recommendation was asked for with a bad argument (e.g. a limit out of range)."""

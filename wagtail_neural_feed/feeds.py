@@ -8,6 +8,7 @@ profile builder see.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -17,6 +18,8 @@ from .conf import neural_feed_settings
 from .exceptions import NeuralFeedConfigurationError, UnknownFeed
 
 DEFAULT_FEED_SLUG = "default"
+DIVERSITY_MODES = ("none", "mmr", "section_cap")
+COLD_START_SOURCES = ("context", "popular", "fresh")
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,9 @@ class FeedConfig:
     freshness_weight: float = 0.2
     popularity_weight: float = 0.1
     freshness_half_life_days: float = 14.0
+    #: Decay of the stored popularity counters between refreshes; None = the
+    #: ``POPULARITY_HALF_LIFE_DAYS`` setting (what the counters are kept at).
+    popularity_half_life_days: float | None = None
     #: "none", "mmr" or "section_cap".
     diversity: str = "none"
     mmr_lambda: float = 0.7
@@ -48,17 +54,55 @@ class FeedConfig:
     #: {"mode": "m2m", "model": "blog.BlogPage", "field": "likes"} or
     #: {"mode": "model", "model": "blog.Like", "user_field": "user", "page_field": "page"}.
     interaction_source: Any = "interactions"
+    #: Nearest-neighbour candidates fetched per list, before re-scoring
+    #: (None = max(40, 4 * limit)).
+    candidates: int | None = None
     extra: tuple[tuple[str, Any], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("similarity_weight", "freshness_weight", "popularity_weight"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+                problems.append(f"{name} must be a finite number >= 0, not {value!r}")
+        for name in ("freshness_half_life_days", "popularity_half_life_days"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int | float) or not value > 0):
+                problems.append(f"{name} must be a number of days > 0, not {value!r}")
+        if self.diversity not in DIVERSITY_MODES:
+            problems.append(f"diversity must be one of {', '.join(DIVERSITY_MODES)}")
+        if not 0 <= self.mmr_lambda <= 1:
+            problems.append("mmr_lambda must be between 0 and 1")
+        if not 0 <= self.context_weight <= 1:
+            problems.append("context_weight must be between 0 and 1")
+        if self.section_cap < 1:
+            problems.append("section_cap must be at least 1")
+        unknown = set(self.cold_start) - set(COLD_START_SOURCES)
+        if unknown:
+            problems.append(
+                f"cold_start entries must be among {', '.join(COLD_START_SOURCES)}; "
+                f"got {', '.join(sorted(unknown))}"
+            )
+        if self.candidates is not None and self.candidates < 1:
+            problems.append("candidates must be at least 1")
+        if problems:
+            raise NeuralFeedConfigurationError(f"Feed {self.slug!r}: " + "; ".join(problems) + ".")
+
+    def recommend(self, reader_or_request: Any = None, **kwargs: Any) -> list:
+        """Shortcut for :func:`wagtail_neural_feed.api.recommend` with this feed."""
+        from .api import recommend
+
+        return recommend(reader_or_request, feed=self, **kwargs)
 
 
 class Feed:
     """Declare a feed in code::
 
-        @register_feed
-        class NewsFeed(Feed):
-            slug = "news"
-            page_types = ["news.NewsPage"]
-            freshness_weight = 0.5
+    @register_feed
+    class NewsFeed(Feed):
+        slug = "news"
+        page_types = ["news.NewsPage"]
+        freshness_weight = 0.5
     """
 
     slug: ClassVar[str] = DEFAULT_FEED_SLUG
@@ -77,6 +121,11 @@ class Feed:
         if not values.get("title"):
             values["title"] = cls.__name__
         return FeedConfig(**values)
+
+    @classmethod
+    def recommend(cls, reader_or_request: Any = None, **kwargs: Any) -> list:
+        """Pages for this reader in rank order; see :func:`wagtail_neural_feed.recommend`."""
+        return cls.resolve().recommend(reader_or_request, **kwargs)
 
 
 class DefaultFeed(Feed):
@@ -122,3 +171,18 @@ def get_feed_config(feed: str | FeedConfig | type[Feed] | None = None) -> FeedCo
         raise UnknownFeed(
             f"No feed {feed!r}; registered feeds: {', '.join(sorted(feeds))}."
         ) from None
+
+
+def profile_feed_chain(config: FeedConfig) -> tuple[str, ...]:
+    """Slugs whose profile may serve ``config``: itself, its parents in order, then
+    the default feed (whose profile draws on all of a reader's interactions)."""
+    chain = [config.slug]
+    feeds = registered_feeds() if config.parent else {}
+    parent = config.parent
+    while parent and parent not in chain:
+        chain.append(parent)
+        parent_config = feeds.get(parent)
+        parent = parent_config.parent if parent_config else None
+    if DEFAULT_FEED_SLUG not in chain:
+        chain.append(DEFAULT_FEED_SLUG)
+    return tuple(chain)

@@ -1,0 +1,159 @@
+"""Ranking at scale: 20 000 synthetic pages, a selective filter, the formula, round trips.
+
+The pages are inserted once per module (committed, then removed), because
+building 20 000 pages and their HNSW index entries takes tens of seconds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.db import connection
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from wagtail.models import Page, Site
+
+from tests.bulk import bulk_embeddings, bulk_pages, clustered_vectors, remove_tree
+from tests.conftest import publish
+from tests.factories import ArticlePageFactory, HomePageFactory, SectionPageFactory
+from tests.test_ranking import ids, make_reader, unit
+from wagtail_neural_feed import Feed, FeedConfig, explain, recommend
+from wagtail_neural_feed.models import PageEmbedding, PagePopularity, Reader, ReaderProfile
+
+
+@pytest.fixture(scope="module")
+def big_world(django_db_setup, django_db_blocker):
+    """20 000 pages in 50 clusters; 5 % of them (1000) in one section, far from the reader."""
+    with django_db_blocker.unblock():
+        rng = np.random.default_rng(1)
+        home = HomePageFactory(parent=Page.get_first_root_node(), title="Big", slug="big-home")
+        default = Site.objects.filter(is_default_site=True).first()
+        original = (default.root_page_id, default.hostname) if default else None
+        site, _ = Site.objects.update_or_create(
+            is_default_site=True, defaults={"root_page": home, "hostname": "big.example"}
+        )
+        bulk_root = SectionPageFactory(parent=home, title="Bulk", slug="bulk")
+        rare = SectionPageFactory(parent=home, title="Rare", slug="rare")
+        vectors, labels, centres = clustered_vectors(20_000, clusters=50, seed=2)
+        main_ids = bulk_pages(bulk_root, 19_000)
+        rare_ids = bulk_pages(rare, 1_000)
+        bulk_embeddings(main_ids + rare_ids, vectors)
+        popular = rng.choice(main_ids + rare_ids, size=500, replace=False)
+        now = timezone.now()
+        PagePopularity.objects.bulk_create(
+            PagePopularity(page_id=int(pk), score=float(rng.gamma(1.0, 5.0)), computed_at=now)
+            for pk in popular
+        )
+        # The reader likes the cluster of the first main page; rare pages sit elsewhere.
+        reader = make_reader(centres[labels[0]])
+        try:
+            yield {
+                "home": home,
+                "reader": reader,
+                "rare": rare,
+                "rare_ids": set(rare_ids),
+                "centres": centres,
+            }
+        finally:
+            Reader.objects.filter(pk=reader.pk).delete()
+            if original:
+                Site.objects.filter(pk=site.pk).update(
+                    root_page_id=original[0], hostname=original[1]
+                )
+            else:
+                site.delete()
+            remove_tree(home)
+
+
+def test_selective_filter_over_20k_pages_still_fills_the_list(db, big_world):
+    class Rare(Feed):
+        slug = "rare"
+        root_page_id = big_world["rare"].pk
+        freshness_weight = 0.0
+        popularity_weight = 0.0
+
+    result = recommend(big_world["reader"], feed=Rare, limit=10)
+    assert len(result) == 10
+    assert {page.pk for page in result} <= big_world["rare_ids"]
+    # The same list as an exact (sequential) ranking of the rare pages.
+    profile = ReaderProfile.objects.get(reader=big_world["reader"]).vector
+    rows = PageEmbedding.objects.filter(page_id__in=big_world["rare_ids"]).values_list(
+        "page_id", "embedding"
+    )
+    exact = sorted(rows, key=lambda row: -float(unit(row[1]) @ unit(profile)))
+    assert len({page.pk for page in result} & {pk for pk, _ in exact[:10]}) >= 9
+
+
+def test_order_equals_the_formula_recomputed_in_python(db, big_world):
+    config = FeedConfig(
+        slug="mixed",
+        similarity_weight=1.0,
+        freshness_weight=0.4,
+        popularity_weight=0.3,
+        freshness_half_life_days=0.5,
+        exclude_read=False,
+    )
+    now = timezone.now()
+    result = recommend(big_world["reader"], feed=config, limit=25, now=now)
+    assert len(result) == 25
+    profile = ReaderProfile.objects.get(reader=big_world["reader"]).vector
+    popularity = {p.page_id: p for p in PagePopularity.objects.all()}
+    pop_norm = math.log1p(max(p.score for p in popularity.values()))
+    half_life = 7.0 * 86400
+    recomputed = []
+    for page in result:
+        row = PageEmbedding.objects.get(page_id=page.pk)
+        similarity = float(unit(row.embedding) @ unit(profile))
+        age = max(0.0, (now - row.first_published_at).total_seconds())
+        freshness = math.exp(-math.log(2) * age / (0.5 * 86400))
+        pop = popularity.get(page.pk)
+        pop_score = 0.0
+        if pop is not None:
+            decayed = pop.score * math.exp(
+                -math.log(2) * max(0.0, (now - pop.computed_at).total_seconds()) / half_life
+            )
+            pop_score = min(1.0, math.log1p(max(decayed, 0.0)) / pop_norm)
+        score = similarity + 0.4 * freshness + 0.3 * pop_score
+        assert page.recommendation.similarity == pytest.approx(similarity, abs=1e-4)
+        assert page.recommendation.freshness == pytest.approx(freshness, abs=1e-6)
+        assert page.recommendation.popularity == pytest.approx(pop_score, abs=1e-6)
+        assert page.recommendation.score == pytest.approx(score, abs=1e-4)
+        recomputed.append(score)
+    assert recomputed == sorted(recomputed, reverse=True)
+    # Popular and fresh pages compete with similar ones: all three sources contribute.
+    assert any(page.recommendation.popularity > 0 for page in result)
+
+
+def test_ranking_costs_two_round_trips_plus_one_per_page_type(db, big_world):
+    reader = big_world["reader"]
+    # An article close to the reader, so the list holds two page types.
+    article = ArticlePageFactory.build(title="Close article", live=False)
+    big_world["home"].add_child(instance=article)
+    publish(article)
+    PageEmbedding.objects.filter(page_id=article.pk).update(
+        embedding=ReaderProfile.objects.get(reader=reader).vector
+    )
+    with CaptureQueriesContext(connection) as queries:
+        result = recommend(reader, limit=10)
+    types = {type(page) for page in result}
+    assert len(result) == 10
+    assert len(queries) == 2 + len(types)
+    request = RequestFactory().get("/", HTTP_HOST="big.example")
+    request.user = AnonymousUser()
+    request.session = {}
+    request._wagtail_site = Site.objects.get(hostname="big.example")
+    request.COOKIES["nf_visitor"] = str(reader.visitor_id)
+    with CaptureQueriesContext(connection) as queries:
+        by_request = recommend(request, limit=10)
+    assert ids(by_request) == ids(result)
+    assert len(queries) == 2 + len({type(page) for page in by_request})
+
+
+def test_explain_shows_the_hnsw_index(db, big_world):
+    plan = explain(big_world["reader"], limit=10)
+    assert "neural_feed_embedding_hnsw" in plan
+    assert "Execution Time" in plan
