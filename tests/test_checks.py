@@ -42,3 +42,32 @@ def test_unknown_dispatch_is_E005_and_celery_without_broker_is_W001():
         assert ids(checks.check_dispatch()) == ["wagtail_neural_feed.E005"]
     with override_settings(WAGTAIL_NEURAL_FEED={"DISPATCH": "celery"}):
         assert ids(checks.check_dispatch()) == ["wagtail_neural_feed.W001"]
+
+
+def feeds_setting(*paths):
+    return override_settings(
+        WAGTAIL_NEURAL_FEED={
+            "ENCODER": "wagtail_neural_feed.encoders.HashingEncoder",
+            "DISPATCH": "inline",
+            "FEEDS": list(paths),
+        }
+    )
+
+
+def test_valid_feeds_pass_the_feed_check():
+    with feeds_setting("tests.feeds.ArticlesFeed"):
+        assert checks.check_feeds() == []
+
+
+def test_broken_feeds_are_E006():
+    for path, words in [
+        ("tests.feeds.OrphanFeed", "parent feed 'no-such-feed'"),
+        ("tests.feeds.PlainPagesFeed", "no recommendable"),
+        ("tests.feeds.UnknownTypeFeed", "does not exist"),
+        ("tests.feeds.BadWeightFeed", "freshness_weight"),
+        ("tests.feeds.NoSuchFeed", "cannot be imported"),
+    ]:
+        with feeds_setting(path):
+            messages = checks.check_feeds()
+        assert ids(messages) == ["wagtail_neural_feed.E006"], path
+        assert words in messages[0].msg, (path, messages[0].msg)

@@ -374,3 +374,36 @@ def test_mmr_makes_room_for_a_second_interest(make_article):
     assert diverse[0].pk == plain[0].pk  # the best page stays first
     assert set(ids(diverse)) & set(others)
     assert len(diverse) == 4
+
+
+def test_explain_command_prints_the_plan_and_the_list(topic_pages):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    reader = make_reader(axis(2))
+    out = StringIO()
+    call_command("neural_feed_explain", reader=reader.pk, limit=3, stdout=out)
+    text = out.getvalue()
+    assert "Limit" in text and "Execution Time" in text
+    assert "3 pages:" in text
+    assert topic_pages[(2, 0)].title in text
+    with pytest.raises(CommandError, match="No reader"):
+        call_command("neural_feed_explain", reader=999999, stdout=StringIO())
+    with pytest.raises(CommandError, match="limit"):
+        call_command("neural_feed_explain", limit=0, stdout=StringIO())
+
+
+def test_feeds_from_settings_are_found_by_slug(leak_world, settings):
+    from wagtail_neural_feed.exceptions import UnknownFeed
+
+    settings.WAGTAIL_NEURAL_FEED = {
+        **settings.WAGTAIL_NEURAL_FEED,
+        "FEEDS": ["tests.feeds.ArticlesFeed"],
+    }
+    assert names(leak_world, recommend(None, feed="articles", limit=50)) == {
+        "visible",
+        "in_section",
+    }
+    with pytest.raises(UnknownFeed, match="articles"):
+        recommend(None, feed="no-such-feed")

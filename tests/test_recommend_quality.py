@@ -29,13 +29,19 @@ ARTICLES = {
         ("Perfect sourdough at home", "Feed the starter, fold the dough and bake in a hot oven."),
         ("A weeknight tomato pasta", "Garlic, olive oil and ripe tomatoes simmer into a sauce."),
         ("Roasting vegetables", "High heat caramelises carrots, onions and squash."),
-        ("The secret to fluffy pancakes", "Whisk the batter lightly and let it rest before frying."),
+        (
+            "The secret to fluffy pancakes",
+            "Whisk the batter lightly and let it rest before frying.",
+        ),
         ("Homemade chicken stock", "Simmer bones with herbs for hours, then strain."),
         ("Baking chocolate chip cookies", "Brown the butter and chill the dough overnight."),
     ],
     "football": [
         ("A late winner in the derby", "The striker scored in stoppage time to beat their rivals."),
-        ("How the offside rule works", "A forward may not be behind the last defender when passed to."),
+        (
+            "How the offside rule works",
+            "A forward may not be behind the last defender when passed to.",
+        ),
         ("The goalkeeper's penalty save", "She dived left and stopped the spot kick."),
         ("Transfer window gossip", "The club is close to signing a young midfielder."),
         ("Tactics: pressing high", "The team wins the ball back near the opponent's goal."),

@@ -6,6 +6,7 @@ from django.core.checks import Error, Tags, Warning, register
 from django.db import connections
 
 from .conf import neural_feed_settings
+from .exceptions import NeuralFeedError
 
 MIN_PGVECTOR = (0, 8)
 
@@ -131,3 +132,41 @@ def check_dispatch(app_configs=None, **kwargs):
             )
         ]
     return []
+
+
+@register()
+def check_feeds(app_configs=None, **kwargs):
+    """E006: every registered feed resolves (valid values, known page types and parent)."""
+    from django.apps import apps
+
+    from .feeds import registered_feeds
+    from .indexing import is_recommendable
+
+    try:
+        feeds = registered_feeds()
+    except NeuralFeedError as exc:
+        return [Error(str(exc), id="wagtail_neural_feed.E006")]
+    errors = []
+    for slug, config in feeds.items():
+        problem = None
+        if config.parent and config.parent not in feeds:
+            problem = f"its parent feed {config.parent!r} is not registered"
+        for label in config.page_types:
+            try:
+                model = apps.get_model(label)
+            except (LookupError, ValueError):
+                problem = f"page type {label!r} does not exist"
+                break
+            if not any(is_recommendable(m) and issubclass(m, model) for m in apps.get_models()):
+                problem = f"page type {label!r} has no recommendable (sub)class"
+                break
+        if problem:
+            errors.append(
+                Error(
+                    f"Feed {slug!r}: {problem}.",
+                    hint="Page types are 'app_label.ModelName' of models using "
+                    "RecommendablePageMixin.",
+                    id="wagtail_neural_feed.E006",
+                )
+            )
+    return errors

@@ -1,0 +1,28 @@
+"""Feeds declared in code, registered through the ``FEEDS`` setting in some tests."""
+
+from wagtail_neural_feed import Feed
+
+
+class ArticlesFeed(Feed):
+    slug = "articles"
+    page_types = ["testapp.ArticlePage"]
+
+
+class OrphanFeed(Feed):
+    slug = "orphan"
+    parent = "no-such-feed"
+
+
+class PlainPagesFeed(Feed):
+    slug = "plain"
+    page_types = ["testapp.PlainPage"]
+
+
+class UnknownTypeFeed(Feed):
+    slug = "unknown-type"
+    page_types = ["testapp.NoSuchPage"]
+
+
+class BadWeightFeed(Feed):
+    slug = "bad-weight"
+    freshness_weight = -1
