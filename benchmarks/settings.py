@@ -16,3 +16,8 @@ WAGTAIL_NEURAL_FEED = {
     "DIMENSIONS": 384,
     "DISPATCH": "inline",
 }
+
+# django-neural-feed 1.1.0 and a content model for it: the ranking benchmark
+# measures its get_feed on the same data as ours.
+INSTALLED_APPS = [*INSTALLED_APPS, "django_neural_feed", "benchmarks.dnf_app"]  # noqa: F405
+DJANGO_NEURAL_FEED = {"VECTOR_DIMENSION": 384}

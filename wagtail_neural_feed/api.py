@@ -211,7 +211,9 @@ def fetch_pages(rows: list[ranking.RankedRow], *, feed: str = DEFAULT_FEED_SLUG)
         model = ContentType.objects.get_for_id(content_type_id).model_class()
         if model is None:  # a page type whose code was removed
             continue
-        for page in model._default_manager.using(alias).filter(pk__in=ids, live=True):
+        # No ORDER BY: the rank order is restored below.
+        queryset = model._default_manager.using(alias).filter(pk__in=ids, live=True).order_by()
+        for page in queryset:
             pages[page.pk] = page
     result = []
     for rank, row in enumerate(rows, start=1):

@@ -43,6 +43,10 @@ DEFAULTS: dict[str, Any] = {
     "READ_DATABASE": None,
     "HNSW_EF_SEARCH": 100,
     "HNSW_MAX_SCAN_TUPLES": 20000,
+    # Run the ranking statements as prepared statements (planned once per
+    # connection). Turn off behind a pooler that cannot keep them (PgBouncer
+    # in transaction mode before 1.21).
+    "PREPARED_STATEMENTS": True,
     # --- readers and tracking ---------------------------------------------
     "VISITOR_COOKIE_NAME": "nf_visitor",
     "VISITOR_COOKIE_AGE": 60 * 60 * 24 * 365,

@@ -20,6 +20,7 @@ so nothing the reader may not see can enter the list.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -122,6 +123,32 @@ def _column(model, field_name: str) -> str:
     return connections[read_alias()].ops.quote_name(model._meta.get_field(field_name).column)
 
 
+def run_statement(sql: str, params: dict, *, many: bool = True) -> list[tuple]:
+    """Run a ranking statement as a prepared statement on the read database.
+
+    The statements keep the same text from call to call, so PostgreSQL plans
+    each shape once per connection instead of on every call (planning is
+    about as long as executing a cold statement). Django inlines parameters
+    and disables psycopg's automatic preparation, so this runs on the raw
+    connection, inside Django's error wrapping, and logs the query the way
+    Django does (``connection.queries``, ``assertNumQueries``).
+    """
+    import psycopg
+
+    connection = connections[read_alias()]
+    connection.ensure_connection()
+    prepare = bool(neural_feed_settings.PREPARED_STATEMENTS)
+    started = time.monotonic()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=prepare)
+        rows = cursor.fetchall() if many else [cursor.fetchone()]
+    if connection.queries_logged:
+        connection.queries_log.append(
+            {"sql": sql, "time": f"{time.monotonic() - started:.3f}", "params": params}
+        )
+    return rows
+
+
 # --- round trip 1 -----------------------------------------------------------
 
 
@@ -215,9 +242,7 @@ def prepare(
             ({locale_sql}),
             (SELECT score FROM {_table(PagePopularity)} ORDER BY score DESC LIMIT 1)
     """
-    with connections[read_alias()].cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    (row,) = run_statement(sql, params, many=False)
     _, _, _, reader_id, profile, context, site_paths, section_path, locale_id, pop_max = row
     return Prepared(
         reader_id=reader_id,
@@ -394,9 +419,7 @@ class RankingStatement:
     params: dict
 
     def execute(self) -> list[RankedRow]:
-        with connections[read_alias()].cursor() as cursor:
-            cursor.execute(self.sql, self.params)
-            rows = cursor.fetchall()
+        rows = run_statement(self.sql, self.params)
         return [
             RankedRow(
                 page_id=row[0],
@@ -413,9 +436,8 @@ class RankingStatement:
 
     def explain(self, *, analyze: bool = True) -> str:
         options = "ANALYZE, BUFFERS, " if analyze else ""
-        with connections[read_alias()].cursor() as cursor:
-            cursor.execute(f"EXPLAIN ({options}FORMAT TEXT) {self.sql}", self.params)
-            return "\n".join(line for (line,) in cursor.fetchall())
+        rows = run_statement(f"EXPLAIN ({options}FORMAT TEXT) {self.sql}", self.params)
+        return "\n".join(line for (line,) in rows)
 
 
 def candidate_count(config: FeedConfig, limit: int) -> int:
