@@ -8,7 +8,9 @@ class WagtailNeuralFeedConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers system checks)
+        # checks registers the system checks; tracking merges a visitor into
+        # the user on login.
+        from . import checks, tracking  # noqa: F401
         from .signals import register_signal_handlers
 
         register_signal_handlers()

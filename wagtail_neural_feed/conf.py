@@ -58,7 +58,9 @@ DEFAULTS: dict[str, Any] = {
     # Extra interaction kinds a site registers: {"bookmark": 2.0, ...}.
     "INTERACTION_KINDS": {},
     "RETENTION_DAYS": 365,
+    # Interactions accepted per reader, and per client IP, per minute.
     "RATE_LIMIT_PER_MINUTE": 120,
+    "RATE_LIMIT_PER_IP_PER_MINUTE": 1200,
     "MAX_BODY_BYTES": 2048,
     # Half-life of a reader's interest, in days (profile time decay).
     "PROFILE_HALF_LIFE_DAYS": 30.0,

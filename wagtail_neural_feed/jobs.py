@@ -12,6 +12,10 @@ from django.utils.module_loading import import_string
 JOBS: dict[str, str] = {
     "embed_pages": "wagtail_neural_feed.indexing.embed_pages",
     "embed_pending": "wagtail_neural_feed.indexing.embed_pending",
+    "update_profiles": "wagtail_neural_feed.tracking.run_profile_update",
+    "recompute_profiles": "wagtail_neural_feed.profiles.recompute_profiles",
+    "sweep": "wagtail_neural_feed.sweep.sweep",
+    "refresh_popularity": "wagtail_neural_feed.popularity.refresh_popularity",
 }
 
 

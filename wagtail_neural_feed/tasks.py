@@ -28,3 +28,32 @@ def embed_pages(page_ids: list[int]) -> int:
 @shared_task(name=celery_task_name("embed_pending"), **TASK_OPTIONS)
 def embed_pending() -> int:
     return job_function("embed_pending")()
+
+
+@shared_task(name=celery_task_name("update_profiles"), **TASK_OPTIONS)
+def update_profiles(reader_id: int) -> int:
+    return job_function("update_profiles")(reader_id)
+
+
+@shared_task(name=celery_task_name("recompute_profiles"), **TASK_OPTIONS)
+def recompute_profiles(reader_id: int) -> None:
+    return job_function("recompute_profiles")(reader_id)
+
+
+@shared_task(name=celery_task_name("sweep"), **TASK_OPTIONS)
+def sweep() -> dict:
+    return job_function("sweep")()
+
+
+@shared_task(name=celery_task_name("refresh_popularity"), **TASK_OPTIONS)
+def refresh_popularity() -> int:
+    return job_function("refresh_popularity")()
+
+
+#: Add to ``app.conf.beat_schedule`` (``app.conf.beat_schedule.update(BEAT_SCHEDULE)``).
+BEAT_SCHEDULE = {
+    "wagtail-neural-feed-sweep": {
+        "task": celery_task_name("sweep"),
+        "schedule": 300.0,
+    },
+}

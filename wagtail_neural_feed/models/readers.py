@@ -26,6 +26,8 @@ class Reader(models.Model):
     visitor_id = models.UUIDField(null=True, blank=True, unique=True, default=None)
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now=True)
+    #: A profile update is queued: further interactions need not queue another.
+    profile_pending = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = _("reader")

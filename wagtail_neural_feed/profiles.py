@@ -1,0 +1,198 @@
+"""Reader profiles: a time-decayed weighted mean of the pages a reader interacted with.
+
+For a reader and a feed, with interactions ``i`` (weight ``w_i``, time ``t_i``)
+on pages with embeddings ``e_i``, the profile is ``normalise(Σ w_i · 2^((t_i - T)/h) · e_i)``
+for a reference time ``T`` and the half-life ``h`` (``PROFILE_HALF_LIFE_DAYS``).
+Dislikes carry negative weights and pull the profile away.
+
+The sum is stored (``sum_vector`` at ``reference_time``), so one new
+interaction costs O(1): decay the stored sum to the new time, add the new
+term. ``last_interaction_id`` is a high-water mark: interactions at or below
+it are already in the sum, which makes updates idempotent and lets
+concurrent updates for one reader (serialised by ``SELECT … FOR UPDATE``)
+each add exactly the interactions that are new to them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from datetime import datetime
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from .conf import neural_feed_settings
+from .feeds import DEFAULT_FEED_SLUG, FeedConfig, registered_feeds
+from .models import EmbeddingStatus, Interaction, PageEmbedding, ReaderProfile
+
+logger = logging.getLogger(__name__)
+
+SECONDS_PER_DAY = 86400.0
+
+
+def decay(seconds: float) -> float:
+    """The factor by which an interest fades over ``seconds``."""
+    half_life = float(neural_feed_settings.PROFILE_HALF_LIFE_DAYS) * SECONDS_PER_DAY
+    return math.pow(2.0, -seconds / half_life)
+
+
+def profile_feeds() -> list[FeedConfig]:
+    """Feeds that keep their own profiles from built-in interactions."""
+    return [
+        config
+        for config in registered_feeds().values()
+        if config.interaction_source in (None, "", "interactions")
+    ]
+
+
+def feed_accepts(config: FeedConfig, row: dict) -> bool:
+    """Whether an interaction on a page with these embedding columns counts for ``config``.
+
+    The default feed counts everything; other feeds count pages of their
+    types and section, so a "news" profile reflects news reading.
+    """
+    if config.slug == DEFAULT_FEED_SLUG:
+        return True
+    if config.page_types:
+        from .ranking import content_type_ids
+
+        if row["content_type_id"] not in content_type_ids(config.page_types):
+            return False
+    if config.root_page_id is not None:
+        root_path = _page_path(config.root_page_id)
+        if root_path is None or not row["path"].startswith(root_path):
+            return False
+    return True
+
+
+def _page_path(page_id: int) -> str | None:
+    from .compat import get_page_model
+
+    return get_page_model().objects.filter(pk=page_id).values_list("path", flat=True).first()
+
+
+def update_profiles(reader_id: int) -> int:
+    """Fold a reader's new interactions into each of their feed profiles. Returns profiles updated.
+
+    Idempotent: running it twice, or concurrently, adds each interaction once.
+    """
+    updated = 0
+    for config in profile_feeds():
+        if update_profile(reader_id, config):
+            updated += 1
+    return updated
+
+
+def update_profile(reader_id: int, config: FeedConfig) -> bool:
+    """Add the interactions above the high-water mark to one profile (O(new interactions))."""
+    with transaction.atomic():
+        profile, _ = ReaderProfile.objects.select_for_update().get_or_create(
+            reader_id=reader_id, feed=config.slug
+        )
+        new = list(
+            Interaction.objects.filter(reader_id=reader_id, id__gt=profile.last_interaction_id)
+            .order_by("id")
+            .values("id", "page_id", "weight", "created_at")
+        )
+        if not new:
+            return False
+        embeddings = _embeddings(row["page_id"] for row in new)
+        total = _as_array(profile.sum_vector)
+        reference = profile.reference_time
+        stale = profile.stale
+        for row in new:
+            page = embeddings.get(row["page_id"])
+            if page is None:
+                # The page's embedding is not ready yet: the sweep recomputes
+                # this profile once it is.
+                stale = True
+                continue
+            if not feed_accepts(config, page):
+                continue
+            total, reference = _add(total, reference, page["embedding"], row)
+            profile.interaction_count += 1
+        profile.last_interaction_id = new[-1]["id"]
+        _store(profile, total, reference, stale=stale)
+    return True
+
+
+def _add(total, reference: datetime | None, embedding, row) -> tuple[np.ndarray, datetime]:
+    """Add one interaction's term, keeping the sum referenced to the latest time."""
+    vector = np.asarray(embedding, dtype=np.float64)
+    when = row["created_at"]
+    if total is None or reference is None:
+        return row["weight"] * vector, when
+    if when >= reference:
+        return total * decay((when - reference).total_seconds()) + row["weight"] * vector, when
+    return total + row["weight"] * decay((reference - when).total_seconds()) * vector, reference
+
+
+def recompute_profile(reader_id: int, config: FeedConfig) -> ReaderProfile:
+    """Rebuild a profile from the reader's whole history (the sweep's path)."""
+    with transaction.atomic():
+        profile, _ = ReaderProfile.objects.select_for_update().get_or_create(
+            reader_id=reader_id, feed=config.slug
+        )
+        rows = list(
+            Interaction.objects.filter(reader_id=reader_id)
+            .order_by("id")
+            .values("id", "page_id", "weight", "created_at")
+        )
+        embeddings = _embeddings(row["page_id"] for row in rows)
+        total, reference, count, stale = None, None, 0, False
+        for row in rows:
+            page = embeddings.get(row["page_id"])
+            if page is None:
+                stale = True
+                continue
+            if not feed_accepts(config, page):
+                continue
+            total, reference = _add(total, reference, page["embedding"], row)
+            count += 1
+        profile.interaction_count = count
+        profile.last_interaction_id = rows[-1]["id"] if rows else 0
+        _store(profile, total, reference, stale=stale)
+    return profile
+
+
+def recompute_profiles(reader_id: int) -> None:
+    for config in profile_feeds():
+        recompute_profile(reader_id, config)
+
+
+def _embeddings(page_ids: Iterable[int]) -> dict[int, dict]:
+    return {
+        row["page_id"]: row
+        for row in PageEmbedding.objects.filter(
+            page_id__in=set(page_ids), status=EmbeddingStatus.READY, embedding__isnull=False
+        ).values("page_id", "embedding", "content_type_id", "path")
+    }
+
+
+def _as_array(value) -> np.ndarray | None:
+    return None if value is None else np.asarray(value, dtype=np.float64)
+
+
+def _store(profile: ReaderProfile, total, reference, *, stale: bool) -> None:
+    if total is None:
+        profile.sum_vector = profile.vector = None
+    else:
+        profile.sum_vector = total.astype(np.float32)
+        norm = float(np.linalg.norm(total))
+        profile.vector = (total / norm).astype(np.float32) if norm > 0 else None
+    profile.reference_time = reference
+    profile.stale = stale
+    profile.save()
+
+
+def mark_stale_for_pages(page_ids: Iterable[int]) -> int:
+    """Profiles that used (or waited for) these pages' embeddings must be recomputed."""
+    readers = Interaction.objects.filter(page_id__in=list(page_ids)).values("reader_id")
+    return ReaderProfile.objects.filter(reader_id__in=readers).update(stale=True)
+
+
+def now() -> datetime:
+    return timezone.now()

@@ -1,0 +1,249 @@
+"""Recording what readers do: identity, consent, and the interaction itself.
+
+An interaction is written in the request (it is the source of truth); the
+profile update is handed to the dispatch layer after commit, so a broker or
+worker failure never loses what was recorded (the sweep recomputes).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from functools import partial
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_in
+from django.db import transaction
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from .conf import neural_feed_settings
+from .dispatch import enqueue, send
+from .exceptions import InvalidInteraction
+from .models import Interaction, Reader, ReaderProfile
+
+logger = logging.getLogger(__name__)
+
+#: Built-in kinds and their weights. ``dwell`` is scaled by the seconds read.
+DEFAULT_KINDS: dict[str, float] = {
+    "view": 1.0,
+    "dwell": 1.0,
+    "like": 3.0,
+    "share": 2.0,
+    "dislike": -3.0,
+}
+MAX_DWELL_SECONDS = 3600.0
+#: Seconds of reading worth one view; dwell weight grows with the log of time read.
+DWELL_UNIT_SECONDS = 30.0
+TRUTHY = {"1", "true", "yes", "on"}
+
+
+def interaction_kinds() -> dict[str, float]:
+    """Every kind readers can record, with its weight (the site's own kinds included)."""
+    return {**DEFAULT_KINDS, **neural_feed_settings.INTERACTION_KINDS}
+
+
+def interaction_weight(kind: str, value: float | None) -> float:
+    """The signed weight of one interaction; raises InvalidInteraction for bad input."""
+    kinds = interaction_kinds()
+    if kind not in kinds:
+        raise InvalidInteraction(f"Unknown kind {kind!r}; known kinds: {', '.join(sorted(kinds))}.")
+    if value is not None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidInteraction("value must be a number.")
+        if not math.isfinite(value) or value < 0 or value > MAX_DWELL_SECONDS:
+            raise InvalidInteraction(
+                f"value must be a finite number from 0 to {MAX_DWELL_SECONDS:g}."
+            )
+    weight = float(kinds[kind])
+    if kind == "dwell":
+        if value is None:
+            raise InvalidInteraction("A dwell interaction needs value (seconds read).")
+        weight *= math.log1p(float(value) / DWELL_UNIT_SECONDS)
+    return weight
+
+
+# --- consent and identity -------------------------------------------------------
+
+
+def tracking_allowed(request: HttpRequest) -> bool:
+    """Whether this request may be recorded: Do Not Track, Global Privacy Control, consent."""
+    if neural_feed_settings.RESPECT_DO_NOT_TRACK and (
+        request.headers.get("DNT") == "1" or request.headers.get("Sec-GPC") == "1"
+    ):
+        return False
+    cookie = neural_feed_settings.CONSENT_COOKIE_NAME
+    return not cookie or request.COOKIES.get(cookie, "").lower() in TRUTHY
+
+
+def visitor_id(request: HttpRequest) -> uuid.UUID | None:
+    raw = request.COOKIES.get(neural_feed_settings.VISITOR_COOKIE_NAME)
+    try:
+        return uuid.UUID(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def reader_for(request: HttpRequest, *, create: bool) -> Reader | None:
+    """The reader behind a request: the signed-in user, else the visitor cookie.
+
+    With ``create``, a visitor without a cookie gets a new id, remembered on
+    the request for :func:`set_visitor_cookie` to send back.
+    """
+    cached = getattr(request, "_neural_feed_reader", None)
+    if cached is not None:
+        return cached
+    user = getattr(request, "user", None)
+    reader = None
+    if user is not None and user.is_authenticated:
+        reader = (
+            Reader.objects.get_or_create(user=user)[0]
+            if create
+            else Reader.objects.filter(user=user).first()
+        )
+    else:
+        visitor = visitor_id(request)
+        if visitor is None and create:
+            visitor = Reader.new_visitor_id()
+            request._neural_feed_new_visitor = visitor
+        if visitor is not None:
+            reader = (
+                Reader.objects.get_or_create(visitor_id=visitor)[0]
+                if create
+                else Reader.objects.filter(visitor_id=visitor).first()
+            )
+    if reader is not None:
+        request._neural_feed_reader = reader
+    return reader
+
+
+def set_visitor_cookie(request: HttpRequest, response: HttpResponse) -> None:
+    """Send the visitor cookie when this request created a visitor."""
+    visitor = getattr(request, "_neural_feed_new_visitor", None)
+    if visitor is None:
+        return
+    response.set_cookie(
+        neural_feed_settings.VISITOR_COOKIE_NAME,
+        str(visitor),
+        max_age=neural_feed_settings.VISITOR_COOKIE_AGE,
+        secure=request.is_secure(),
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+# --- recording -----------------------------------------------------------------------
+
+
+def record_interaction(
+    request_or_reader: Any, page, kind: str, value: float | None = None
+) -> Interaction | None:
+    """Record that a reader did ``kind`` on ``page``; returns None when tracking is not allowed.
+
+    ``request_or_reader`` is a request (identity and consent come from it), a
+    :class:`Reader` or a user. Raises :class:`InvalidInteraction` for an
+    unknown kind or a bad value, before anything is stored.
+    """
+    weight = interaction_weight(kind, value)
+    if isinstance(request_or_reader, HttpRequest):
+        if not tracking_allowed(request_or_reader):
+            return None
+        reader = reader_for(request_or_reader, create=True)
+    elif isinstance(request_or_reader, Reader):
+        reader = request_or_reader
+    elif getattr(request_or_reader, "is_authenticated", False):
+        reader = Reader.objects.get_or_create(user=request_or_reader)[0]
+    else:
+        raise InvalidInteraction("Pass a request, a Reader or a signed-in user.")
+    if reader is None:
+        return None
+    page_id = page if isinstance(page, int) else page.pk
+    with transaction.atomic():
+        interaction = Interaction.objects.create(
+            reader=reader,
+            page_id=page_id,
+            kind=kind,
+            value=value,
+            weight=weight,
+            created_at=timezone.now(),
+        )
+        schedule_profile_update(reader.pk)
+    return interaction
+
+
+def schedule_profile_update(reader_id: int) -> None:
+    """Update the reader's profiles after commit; a burst from one reader becomes one job.
+
+    ``Reader.profile_pending`` is the shared, atomic "a job is on its way"
+    flag: only the interaction that flips it schedules a job, and the job
+    clears it before reading, so nothing committed later is missed. A job that
+    never ran leaves the flag set; the sweep runs those readers.
+    """
+    transaction.on_commit(partial(_schedule_if_idle, reader_id), robust=True)
+
+
+def _schedule_if_idle(reader_id: int) -> None:
+    if Reader.objects.filter(pk=reader_id, profile_pending=False).update(profile_pending=True):
+        send("update_profiles", reader_id)
+
+
+def run_profile_update(reader_id: int) -> int:
+    """The ``update_profiles`` job: clear the pending flag, then fold in new interactions."""
+    from .profiles import update_profiles
+
+    Reader.objects.filter(pk=reader_id).update(profile_pending=False)
+    return update_profiles(reader_id)
+
+
+# --- login merge ------------------------------------------------------------------------
+
+
+def merge_visitor_into_user(visitor: uuid.UUID, user) -> Reader | None:
+    """Move a visitor's history to the user's reader and drop the visitor."""
+    with transaction.atomic():
+        anonymous = Reader.objects.select_for_update().filter(visitor_id=visitor, user=None).first()
+        if anonymous is None:
+            return None
+        reader, _ = Reader.objects.get_or_create(user=user)
+        if reader.pk == anonymous.pk:
+            return reader
+        Interaction.objects.filter(reader=anonymous).update(reader=reader)
+        anonymous.delete()  # its profiles go with it
+        ReaderProfile.objects.filter(reader=reader).update(stale=True)
+        enqueue("recompute_profiles", reader.pk)
+    return reader
+
+
+@receiver(user_logged_in, dispatch_uid="wagtail_neural_feed_merge_visitor")
+def _merge_on_login(sender, request, user, **kwargs) -> None:
+    if request is None:
+        return
+    visitor = visitor_id(request)
+    if visitor is None:
+        return
+    try:
+        merge_visitor_into_user(visitor, user)
+    except Exception:  # never break a login
+        logger.exception("Could not merge visitor %s into user %s", visitor, user.pk)
+
+
+# --- privacy ------------------------------------------------------------------------------
+
+
+def forget_reader(reader: Reader) -> int:
+    """Delete a reader with every interaction and profile. Returns rows deleted."""
+    deleted, _ = reader.delete()
+    return deleted
+
+
+def purge_old_interactions(days: int | None = None) -> int:
+    """Delete interactions older than the retention period; their profiles are recomputed."""
+    days = neural_feed_settings.RETENTION_DAYS if days is None else days
+    cutoff = timezone.now() - timezone.timedelta(days=days)
+    old = Interaction.objects.filter(created_at__lt=cutoff)
+    readers = list(old.values_list("reader_id", flat=True).distinct())
+    deleted, _ = old.delete()
+    ReaderProfile.objects.filter(reader_id__in=readers).update(stale=True)
+    return deleted

@@ -1,0 +1,149 @@
+"""The interaction endpoint: beacons (views, dwell) and like / dislike buttons.
+
+Every request is checked before anything is stored: method, size, content
+type, JSON shape, the signed per-page token, rate limits, the page (exists,
+live, viewable by this reader) and the kind and value. Failures answer 4xx
+with ``{"error": "..."}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.core import signing
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from wagtail.models import Page
+
+from .conf import neural_feed_settings
+from .exceptions import InvalidInteraction
+from .tracking import (
+    interaction_weight,
+    record_interaction,
+    set_visitor_cookie,
+    tracking_allowed,
+)
+
+logger = logging.getLogger(__name__)
+
+TOKEN_SALT = "wagtail_neural_feed.page"
+JSON_TYPES = ("application/json", "text/plain")  # sendBeacon sends text/plain strings
+
+
+def page_token(page_id: int) -> str:
+    """A token proving the beacon comes from the page itself (same for every reader,
+    so it survives CDN caching)."""
+    return signing.Signer(salt=TOKEN_SALT).sign(str(page_id))
+
+
+def _token_page_id(token: str) -> int | None:
+    try:
+        return int(signing.Signer(salt=TOKEN_SALT).unsign(token))
+    except (signing.BadSignature, ValueError):
+        return None
+
+
+def error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def _over_limit(key: str, limit: int) -> bool:
+    cache_key = f"wagtail_neural_feed:rate:{key}"
+    cache.add(cache_key, 0, timeout=60)
+    try:
+        return cache.incr(cache_key) > limit
+    except ValueError:  # expired between add and incr
+        cache.set(cache_key, 1, timeout=60)
+        return False
+
+
+def _client_ip(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _reader_key(request: HttpRequest) -> str:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    visitor = request.COOKIES.get(neural_feed_settings.VISITOR_COOKIE_NAME, "")
+    return f"visitor:{visitor[:64]}" if visitor else f"ip-visitor:{_client_ip(request)}"
+
+
+def _parse(request: HttpRequest) -> tuple[dict | None, JsonResponse | None]:
+    if request.method != "POST":
+        response = error(405, "Use POST.")
+        response["Allow"] = "POST"
+        return None, response
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None, error(400, "Invalid Content-Length.")
+    limit = neural_feed_settings.MAX_BODY_BYTES
+    if length > limit:
+        return None, error(413, f"The body is larger than {limit} bytes.")
+    content_type = request.content_type or ""
+    if content_type not in JSON_TYPES:
+        return None, error(415, "Send JSON (application/json or text/plain).")
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        return None, error(413, f"The body is larger than {limit} bytes.")
+    try:
+        data = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError):
+        return None, error(400, "The body is not valid JSON.")
+    if not isinstance(data, dict):
+        return None, error(400, "The body must be a JSON object.")
+    return data, None
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not allowed")
+
+
+def _validate(data: dict) -> tuple[tuple | None, JsonResponse | None]:
+    page_id, kind, value, token = (data.get(k) for k in ("page", "kind", "value", "token"))
+    if isinstance(page_id, bool) or not isinstance(page_id, int) or page_id < 1:
+        return None, error(400, "page must be a positive integer page id.")
+    if not isinstance(kind, str) or not kind:
+        return None, error(400, "kind must be a string.")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        return None, error(400, "value must be a number or null.")
+    if not isinstance(token, str) or not token:
+        return None, error(403, "A token is required (render {% neural_feed_tracker %}).")
+    if _token_page_id(token) != page_id:
+        return None, error(403, "The token does not match this page.")
+    try:
+        interaction_weight(kind, value)
+    except InvalidInteraction as exc:
+        return None, error(400, str(exc))
+    return (page_id, kind, value), None
+
+
+@csrf_exempt  # the signed page token replaces the CSRF token (beacons carry no headers)
+def interactions(request: HttpRequest) -> HttpResponse:
+    """Record one interaction. 201 when stored, 204 when tracking is not allowed."""
+    data, problem = _parse(request)
+    if problem:
+        return problem
+    values, problem = _validate(data)
+    if problem:
+        return problem
+    page_id, kind, value = values
+    if _over_limit(f"ip:{_client_ip(request)}", neural_feed_settings.RATE_LIMIT_PER_IP_PER_MINUTE):
+        return error(429, "Too many interactions from this address; slow down.")
+    if _over_limit(_reader_key(request), neural_feed_settings.RATE_LIMIT_PER_MINUTE):
+        return error(429, "Too many interactions from this reader; slow down.")
+    page = Page.objects.live().filter(pk=page_id).first()
+    if page is None:
+        return error(404, "No live page with this id.")
+    for restriction in page.get_view_restrictions():
+        if not restriction.accept_request(request):
+            return error(403, "This page is not visible to you.")
+    if not tracking_allowed(request):
+        return HttpResponse(status=204)
+    interaction = record_interaction(request, page, kind, value)
+    response = JsonResponse({"id": interaction.pk if interaction else None}, status=201)
+    set_visitor_cookie(request, response)
+    return response
