@@ -47,6 +47,9 @@ DEFAULTS: dict[str, Any] = {
     # connection). Turn off behind a pooler that cannot keep them (PgBouncer
     # in transaction mode before 1.21).
     "PREPARED_STATEMENTS": True,
+    # How many of the freshest, and of the most popular, eligible pages are
+    # scored in full to find the fresh / popular candidates.
+    "CANDIDATE_WINDOW": 200,
     # --- readers and tracking ---------------------------------------------
     "VISITOR_COOKIE_NAME": "nf_visitor",
     "VISITOR_COOKIE_AGE": 60 * 60 * 24 * 365,

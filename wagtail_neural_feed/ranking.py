@@ -473,25 +473,6 @@ def ranking_statement(
         LIMIT %(k_nn)s)""")
         sources.append("SELECT page_id FROM nearest")
     cold = prepared.profile is None
-    # The freshest pages are always candidates: they keep the list full when a
-    # selective filter starves the nearest-neighbour scan.
-    params["k_fresh"] = secondary if (config.freshness_weight > 0 or vector is None) else limit
-    ctes.append(f"""fresh AS MATERIALIZED (
-        SELECT e.page_id FROM {_table(PageEmbedding)} e
-        WHERE {where} AND e.first_published_at IS NOT NULL
-        ORDER BY e.first_published_at DESC
-        LIMIT %(k_fresh)s)""")
-    sources.append("SELECT page_id FROM fresh")
-    if config.popularity_weight > 0 or (cold and "popular" in config.cold_start):
-        params["k_pop"] = secondary
-        ctes.append(f"""popular AS MATERIALIZED (
-        SELECT p.page_id FROM {_table(PagePopularity)} p
-        JOIN {_table(PageEmbedding)} e ON e.page_id = p.page_id
-        WHERE {where} AND p.score > 0
-        ORDER BY p.score DESC
-        LIMIT %(k_pop)s)""")
-        sources.append("SELECT page_id FROM popular")
-
     params["now"] = now or timezone.now()
     params["fresh_seconds"] = config.freshness_half_life_days * SECONDS_PER_DAY
     popularity_half_life = (
@@ -502,6 +483,7 @@ def ranking_statement(
     params["w_fresh"] = float(config.freshness_weight)
     params["w_pop"] = float(config.popularity_weight)
     params["pool"] = pool or limit
+    params["window"] = max(int(neural_feed_settings.CANDIDATE_WINDOW), secondary)
     similarity = "1 - (e.embedding <=> %(q)s::vector)" if vector is not None else "0.0"
     if prepared.popularity_max > 0:
         params["pop_norm"] = math.log1p(prepared.popularity_max)
@@ -515,6 +497,37 @@ def ranking_statement(
     freshness = """COALESCE(exp(GREATEST(-700, -ln(2)
                 * GREATEST(0, extract(epoch FROM %(now)s - e.first_published_at))
                 / %(fresh_seconds)s)), 0.0)"""
+
+    # The freshest and the most popular pages are candidates too: within a
+    # window of each, the best by their full score (a fresh page a little
+    # less similar can outrank the nearest ones). The fresh source also keeps
+    # the list full when a selective filter starves the nearest-neighbour scan.
+    params["k_fresh"] = secondary if (config.freshness_weight > 0 or vector is None) else limit
+    ctes.append(f"""fresh AS MATERIALIZED (
+        SELECT e.page_id FROM (
+            SELECT e.page_id, e.embedding, e.first_published_at
+            FROM {_table(PageEmbedding)} e
+            WHERE {where} AND e.first_published_at IS NOT NULL
+            ORDER BY e.first_published_at DESC
+            LIMIT %(window)s) e
+        ORDER BY %(w_sim)s * ({similarity}) + %(w_fresh)s * ({freshness}) DESC, e.page_id
+        LIMIT %(k_fresh)s)""")
+    sources.append("SELECT page_id FROM fresh")
+    if config.popularity_weight > 0 or (cold and "popular" in config.cold_start):
+        params["k_pop"] = secondary
+        ctes.append(f"""popular AS MATERIALIZED (
+        SELECT p.page_id FROM (
+            SELECT p.page_id, p.score, p.computed_at, e.embedding
+            FROM {_table(PagePopularity)} p
+            JOIN {_table(PageEmbedding)} e ON e.page_id = p.page_id
+            WHERE {where} AND p.score > 0
+            ORDER BY p.score DESC
+            LIMIT %(window)s) p
+        CROSS JOIN LATERAL (SELECT p.embedding) e
+        ORDER BY %(w_sim)s * ({similarity}) + %(w_pop)s * ({popularity}) DESC, p.page_id
+        LIMIT %(k_pop)s)""")
+        sources.append("SELECT page_id FROM popular")
+
     embedding_column = ", s.embedding::text" if with_embeddings else ""
     sql = f"""
     WITH {", ".join(ctes)},

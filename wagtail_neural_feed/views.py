@@ -63,12 +63,13 @@ def _client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-def _reader_key(request: HttpRequest) -> str:
+def _reader_key(request: HttpRequest) -> str | None:
+    """The rate-limit key of a known reader; None for a first visit (the IP limit applies)."""
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return f"user:{user.pk}"
     visitor = request.COOKIES.get(neural_feed_settings.VISITOR_COOKIE_NAME, "")
-    return f"visitor:{visitor[:64]}" if visitor else f"ip-visitor:{_client_ip(request)}"
+    return f"visitor:{visitor[:64]}" if visitor else None
 
 
 def _parse(request: HttpRequest) -> tuple[dict | None, JsonResponse | None]:
@@ -133,7 +134,8 @@ def interactions(request: HttpRequest) -> HttpResponse:
     page_id, kind, value = values
     if _over_limit(f"ip:{_client_ip(request)}", neural_feed_settings.RATE_LIMIT_PER_IP_PER_MINUTE):
         return error(429, "Too many interactions from this address; slow down.")
-    if _over_limit(_reader_key(request), neural_feed_settings.RATE_LIMIT_PER_MINUTE):
+    reader_key = _reader_key(request)
+    if reader_key and _over_limit(reader_key, neural_feed_settings.RATE_LIMIT_PER_MINUTE):
         return error(429, "Too many interactions from this reader; slow down.")
     page = Page.objects.live().filter(pk=page_id).first()
     if page is None:
