@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import TestCase, override_settings
-from wagtail.models import Page, Site
+from wagtail.models import Locale, Page, Site
 
 from tests.factories import ArticlePageFactory, HomePageFactory, SectionPageFactory
 from wagtail_neural_feed.dispatch import background_worker
@@ -22,6 +22,9 @@ def publish(page: Page) -> Page:
 @pytest.fixture
 def home(db) -> Page:
     root = Page.get_first_root_node()
+    if root is None:  # a transactional test flushed Wagtail's initial data
+        Locale.objects.get_or_create(language_code="en")
+        root = Page.add_root(instance=Page(title="Root", slug="root"))
     home = HomePageFactory(parent=root, title="Home", slug="home-test")
     Site.objects.update_or_create(
         is_default_site=True, defaults={"root_page": home, "hostname": "localhost"}

@@ -77,14 +77,21 @@ def _send_to_celery(name: str, args: tuple, kwargs: dict) -> bool:
         return False
     from celery import current_app
 
+    timeout = float(neural_feed_settings.BROKER_TIMEOUT)
     try:
-        current_app.send_task(
-            celery_task_name(name),
-            args=args,
-            kwargs=kwargs,
-            queue=neural_feed_settings.CELERY_QUEUE,
-            retry=False,
-        )
+        # Connect with a bounded wait and no retries: a dead or unreachable
+        # broker costs a request at most BROKER_TIMEOUT, once per
+        # BROKER_RETRY_AFTER seconds.
+        with current_app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
+            current_app.send_task(
+                celery_task_name(name),
+                args=args,
+                kwargs=kwargs,
+                queue=neural_feed_settings.CELERY_QUEUE,
+                retry=False,
+                connection=connection,
+            )
     except Exception:
         _broker_down_until = time.monotonic() + neural_feed_settings.BROKER_RETRY_AFTER
         logger.warning("Celery broker unavailable; running %s in a background thread", name)

@@ -1,0 +1,127 @@
+"""Profiles through a real Celery worker on a real Redis broker, and what happens without one."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import numpy as np
+import pytest
+from celery import Celery
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings as django_settings
+
+from tests.test_ranking import axis, set_embedding
+from wagtail_neural_feed import dispatch
+from wagtail_neural_feed.dispatch import background_worker
+from wagtail_neural_feed.models import Interaction, Reader, ReaderProfile
+from wagtail_neural_feed.tracking import record_interaction
+
+DEAD_BROKER = "redis://127.0.0.1:6390/0"  # nothing listens here
+
+
+def make_app(broker: str) -> Celery:
+    app = Celery("neural_feed_tests", broker=broker)
+    app.conf.update(
+        broker_connection_retry_on_startup=False,
+        worker_hijack_root_logger=False,
+        task_default_queue=f"neural-feed-tests-{uuid.uuid4().hex[:8]}",
+    )
+    import wagtail_neural_feed.tasks  # noqa: F401  (the shared tasks bind to this app)
+
+    app.set_current()
+    app.set_default()
+    app.finalize()
+    return app
+
+
+@pytest.fixture
+def celery_dispatch(settings):
+    settings.WAGTAIL_NEURAL_FEED = {**settings.WAGTAIL_NEURAL_FEED, "DISPATCH": "auto"}
+    dispatch._broker_down_until = 0.0
+    yield
+    dispatch._broker_down_until = 0.0
+    Celery("idle").set_current()  # later tests see no broker
+
+
+@pytest.fixture
+def liked_page(make_article, wait_for_background):
+    page = make_article("Through the worker")
+    wait_for_background()  # the publish's own embedding job, before we set ours
+    set_embedding(page, axis(4))
+    return page
+
+
+def wait_for(predicate, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def profile_ready(reader) -> bool:
+    profile = ReaderProfile.objects.filter(reader=reader, feed="default").first()
+    return profile is not None and profile.vector is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_interaction_updates_the_profile_through_the_worker(celery_dispatch, liked_page):
+    app = make_app(django_settings.REDIS_URL)
+    reader = Reader.objects.create(visitor_id=uuid.uuid4())
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        assert dispatch.backend_name() == "celery"
+        record_interaction(reader, liked_page, "like")  # autocommit: dispatched at once
+        assert wait_for(lambda: profile_ready(reader))
+    assert background_worker()._queue.unfinished_tasks == 0  # not the fallback
+    assert dispatch._broker_down_until == 0.0
+    assert np.allclose(ReaderProfile.objects.get(reader=reader).vector, axis(4), atol=1e-5)
+    assert not Reader.objects.get(pk=reader.pk).profile_pending
+
+
+@pytest.mark.django_db(transaction=True)
+def test_broker_down_requests_still_answer_fast_and_the_fallback_updates(
+    celery_dispatch, liked_page, client, wait_for_background
+):
+    from wagtail_neural_feed.views import page_token
+
+    make_app(DEAD_BROKER)
+    started = time.monotonic()
+    response = client.post(
+        "/neural-feed/interactions/",
+        {"page": liked_page.pk, "kind": "like", "token": page_token(liked_page.pk)},
+        content_type="application/json",
+    )
+    elapsed = time.monotonic() - started
+    assert response.status_code == 201
+    assert elapsed < 1.0, elapsed
+    assert Interaction.objects.count() == 1
+    wait_for_background()
+    reader = Reader.objects.get()
+    assert profile_ready(reader)
+    # The broker is not tried again for a while: the next request does not wait.
+    assert dispatch._broker_down_until > time.monotonic()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_task_is_repaired_by_the_sweep(celery_dispatch, liked_page):
+    """The task reaches the broker, but no worker ever runs it (a worker killed
+    before acknowledging, its message then lost): the sweep repairs the profile."""
+    from django.core.management import call_command
+
+    app = make_app(django_settings.REDIS_URL)
+    reader = Reader.objects.create(visitor_id=uuid.uuid4())
+    record_interaction(reader, liked_page, "like")
+    assert Reader.objects.get(pk=reader.pk).profile_pending
+    assert not profile_ready(reader)
+    with app.connection_for_write() as connection:  # the message is lost
+        connection.default_channel.queue_purge(app.conf.task_default_queue)
+    # Another interaction in the same burst does not queue a second job...
+    record_interaction(reader, liked_page, "view")
+    assert not profile_ready(reader)
+    # ...and the sweep finds the pending reader and brings the profile up to date.
+    call_command("neural_feed_sweep", stdout=__import__("io").StringIO())
+    profile = ReaderProfile.objects.get(reader=reader)
+    assert profile.interaction_count == 2
+    assert not Reader.objects.get(pk=reader.pk).profile_pending
