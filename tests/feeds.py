@@ -26,3 +26,18 @@ class UnknownTypeFeed(Feed):
 class BadWeightFeed(Feed):
     slug = "bad-weight"
     freshness_weight = -1
+
+
+class M2MLikesFeed(Feed):
+    slug = "m2m-likes"
+    interaction_source = {"mode": "m2m", "model": "testapp.ArticlePage", "field": "likes"}
+
+
+class ModelLikesFeed(Feed):
+    slug = "model-likes"
+    interaction_source = {
+        "mode": "model",
+        "model": "testapp.Like",
+        "user_field": "user",
+        "page_field": "page",
+    }

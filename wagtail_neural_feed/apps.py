@@ -9,8 +9,8 @@ class WagtailNeuralFeedConfig(AppConfig):
 
     def ready(self) -> None:
         # checks registers the system checks; tracking merges a visitor into
-        # the user on login.
-        from . import checks, tracking  # noqa: F401
+        # the user on login; sources follow a site's own "likes" models.
+        from . import checks, sources, tracking  # noqa: F401
         from .signals import register_signal_handlers
 
         register_signal_handlers()

@@ -14,6 +14,7 @@ JOBS: dict[str, str] = {
     "embed_pending": "wagtail_neural_feed.indexing.embed_pending",
     "update_profiles": "wagtail_neural_feed.tracking.run_profile_update",
     "recompute_profiles": "wagtail_neural_feed.profiles.recompute_profiles",
+    "recompute_source_profile": "wagtail_neural_feed.sources.recompute_source_profile",
     "sweep": "wagtail_neural_feed.sweep.sweep",
     "refresh_popularity": "wagtail_neural_feed.popularity.refresh_popularity",
 }

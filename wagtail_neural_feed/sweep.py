@@ -14,6 +14,7 @@ from .indexing import embed_pending
 from .models import Reader, ReaderProfile
 from .popularity import refresh_popularity
 from .profiles import recompute_profiles
+from .sources import recompute_reader as recompute_source_reader
 from .tracking import run_profile_update
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ def sweep() -> dict[str, int]:
     )
     for reader_id in stale:
         recompute_profiles(reader_id)
+        recompute_source_reader(reader_id)
     counters = refresh_popularity()
     result = {
         "embedded": embedded,

@@ -40,6 +40,11 @@ def recompute_profiles(reader_id: int) -> None:
     return job_function("recompute_profiles")(reader_id)
 
 
+@shared_task(name=celery_task_name("recompute_source_profile"), **TASK_OPTIONS)
+def recompute_source_profile(user_id: int, feed_slug: str) -> None:
+    job_function("recompute_source_profile")(user_id, feed_slug)
+
+
 @shared_task(name=celery_task_name("sweep"), **TASK_OPTIONS)
 def sweep() -> dict:
     return job_function("sweep")()

@@ -1,5 +1,6 @@
 """Page types for the tests: some take part in recommendations, some do not."""
 
+from django.conf import settings
 from django.db import models
 from wagtail import blocks
 from wagtail.fields import RichTextField, StreamField
@@ -31,6 +32,10 @@ class ArticlePage(RecommendablePageMixin, Page):
         blank=True,
     )
     secret_note = models.TextField(blank=True)
+    # A site's own "likes", as an interaction source for a feed (m2m mode).
+    likes = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="liked_articles"
+    )
 
     search_fields = [*Page.search_fields, index.SearchField("intro"), index.SearchField("body")]
 
@@ -48,6 +53,16 @@ class CustomTextPage(RecommendablePageMixin, Page):
 
     def get_embedding_text(self) -> str:
         return f"Topic: {self.topic}"
+
+
+class Like(models.Model):
+    """A site's own "like" through model (model mode)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.user_id} likes {self.page_id}"
 
 
 class PlainPage(Page):
