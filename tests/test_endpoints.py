@@ -159,4 +159,35 @@ def test_tracker_tag_renders_a_beacon_for_the_page(rf, article):
     assert config["page"] == article.pk
     assert config["endpoint"] == URL
     assert config["token"] == page_token(article.pk)
-    assert Template("{% load neural_feed %}{% neural_feed_tracker %}").render(Context({})) == ""
+    without_page = Template("{% load neural_feed %}{% neural_feed_tracker %}").render(Context({}))
+    assert not without_page.strip()
+
+
+CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/156.0 Safari/537.36"
+
+
+def test_views_on_serve_are_off_by_default_then_recorded_for_people(client, article, settings):
+    url = article.url
+    assert client.get(url, HTTP_USER_AGENT=CHROME).status_code == 200
+    assert not Interaction.objects.exists()
+    settings.WAGTAIL_NEURAL_FEED = {**settings.WAGTAIL_NEURAL_FEED, "RECORD_VIEWS_ON_SERVE": True}
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = client.get(url, HTTP_USER_AGENT=CHROME)
+    assert response.status_code == 200
+    assert list(Interaction.objects.values_list("kind", flat=True)) == ["view"]
+    # Bots, missing agents and Do Not Track are skipped; the page is still served.
+    assert client.get(url, HTTP_USER_AGENT="Googlebot/2.1").status_code == 200
+    assert client.get(url).status_code == 200
+    assert client.get(url, HTTP_USER_AGENT=CHROME, HTTP_DNT="1").status_code == 200
+    assert Interaction.objects.count() == 1
+
+
+def test_a_failing_recorder_never_breaks_serving(client, article, settings, monkeypatch):
+    settings.WAGTAIL_NEURAL_FEED = {**settings.WAGTAIL_NEURAL_FEED, "RECORD_VIEWS_ON_SERVE": True}
+    from wagtail_neural_feed import tracking
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(tracking, "record_interaction", broken)
+    assert client.get(article.url, HTTP_USER_AGENT=CHROME).status_code == 200
