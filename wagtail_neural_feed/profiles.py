@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from .conf import neural_feed_settings
 from .feeds import DEFAULT_FEED_SLUG, FeedConfig, registered_feeds
-from .models import EmbeddingStatus, Interaction, PageEmbedding, ReaderProfile
+from .models import EmbeddingStatus, Interaction, PageEmbedding, Reader, ReaderProfile
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +89,10 @@ def update_profiles(reader_id: int) -> int:
 def update_profile(reader_id: int, config: FeedConfig) -> bool:
     """Add the interactions above the high-water mark to one profile (O(new interactions))."""
     with transaction.atomic():
+        # The reader's row lock orders us after every interaction in flight
+        # (see tracking._insert_and_flag), so no earlier id can commit later.
+        if not _lock_reader(reader_id):
+            return False
         profile, _ = ReaderProfile.objects.select_for_update().get_or_create(
             reader_id=reader_id, feed=config.slug
         )
@@ -133,6 +137,7 @@ def _add(total, reference: datetime | None, embedding, row) -> tuple[np.ndarray,
 def recompute_profile(reader_id: int, config: FeedConfig) -> ReaderProfile:
     """Rebuild a profile from the reader's whole history (the sweep's path)."""
     with transaction.atomic():
+        _lock_reader(reader_id)
         profile, _ = ReaderProfile.objects.select_for_update().get_or_create(
             reader_id=reader_id, feed=config.slug
         )
@@ -161,6 +166,11 @@ def recompute_profile(reader_id: int, config: FeedConfig) -> ReaderProfile:
 def recompute_profiles(reader_id: int) -> None:
     for config in profile_feeds():
         recompute_profile(reader_id, config)
+
+
+def _lock_reader(reader_id: int) -> bool:
+    """Lock the reader's row for this transaction; False if the reader is gone."""
+    return bool(list(Reader.objects.select_for_update().filter(pk=reader_id).values_list("pk")))
 
 
 def _embeddings(page_ids: Iterable[int]) -> dict[int, dict]:

@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in
-from django.db import transaction
+from django.db import connection, transaction
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -160,17 +160,59 @@ def record_interaction(
     if reader is None:
         return None
     page_id = page if isinstance(page, int) else page.pk
-    with transaction.atomic():
-        interaction = Interaction.objects.create(
-            reader=reader,
-            page_id=page_id,
-            kind=kind,
-            value=value,
-            weight=weight,
-            created_at=timezone.now(),
-        )
-        schedule_profile_update(reader.pk)
+    interaction = Interaction(
+        reader=reader,
+        page_id=page_id,
+        kind=kind,
+        value=value,
+        weight=weight,
+        created_at=timezone.now(),
+    )
+    if _insert_and_flag(interaction):
+        transaction.on_commit(partial(send, "update_profiles", reader.pk), robust=True)
     return interaction
+
+
+def _insert_and_flag(interaction: Interaction) -> bool:
+    """Store the interaction and set ``Reader.profile_pending`` in one statement.
+
+    The statement first locks the reader's row, so one reader's interactions
+    get their ids and commit in the same order; a profile update holding the
+    same lock therefore never sees a later id before an earlier one, which is
+    what makes its high-water mark safe. Returns True when this interaction
+    flipped the flag, i.e. it must schedule the profile update.
+    """
+    table = Interaction._meta.db_table
+    readers = Reader._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH locked AS (
+                SELECT id, profile_pending FROM {readers} WHERE id = %s FOR UPDATE
+            ), inserted AS (
+                INSERT INTO {table} (reader_id, page_id, kind, value, weight, created_at)
+                SELECT locked.id, %s, %s, %s, %s, %s FROM locked RETURNING id
+            ), flagged AS (
+                UPDATE {readers} r SET profile_pending = true
+                FROM locked WHERE r.id = locked.id AND NOT locked.profile_pending
+                RETURNING r.id
+            )
+            SELECT (SELECT id FROM inserted), EXISTS (SELECT 1 FROM flagged)
+            """,
+            [
+                interaction.reader_id,
+                interaction.page_id,
+                interaction.kind,
+                interaction.value,
+                interaction.weight,
+                interaction.created_at,
+            ],
+        )
+        interaction.pk, flipped = cursor.fetchone()
+    if interaction.pk is None:
+        raise InvalidInteraction(f"Reader {interaction.reader_id} does not exist.")
+    interaction._state.adding = False
+    return flipped
 
 
 def schedule_profile_update(reader_id: int) -> None:

@@ -19,6 +19,7 @@ from wagtail.models import Page
 
 from .conf import neural_feed_settings
 from .exceptions import InvalidInteraction
+from .models import PageEmbedding
 from .tracking import (
     interaction_weight,
     record_interaction,
@@ -137,15 +138,22 @@ def interactions(request: HttpRequest) -> HttpResponse:
     reader_key = _reader_key(request)
     if reader_key and _over_limit(reader_key, neural_feed_settings.RATE_LIMIT_PER_MINUTE):
         return error(429, "Too many interactions from this reader; slow down.")
-    page = Page.objects.live().filter(pk=page_id).first()
-    if page is None:
-        return error(404, "No live page with this id.")
-    for restriction in page.get_view_restrictions():
-        if not restriction.accept_request(request):
-            return error(403, "This page is not visible to you.")
+    # One indexed lookup decides most requests: only recommendable pages have
+    # a row, and its live / view_restricted columns follow the page.
+    row = PageEmbedding.objects.filter(page_id=page_id, live=True).values_list(
+        "view_restricted", flat=True
+    )
+    restricted = next(iter(row), None)
+    if restricted is None:
+        return error(404, "No live recommendable page with this id.")
+    if restricted:
+        page = Page.objects.get(pk=page_id)
+        for restriction in page.get_view_restrictions():
+            if not restriction.accept_request(request):
+                return error(403, "This page is not visible to you.")
     if not tracking_allowed(request):
         return HttpResponse(status=204)
-    interaction = record_interaction(request, page, kind, value)
+    interaction = record_interaction(request, page_id, kind, value)
     response = JsonResponse({"id": interaction.pk if interaction else None}, status=201)
     set_visitor_cookie(request, response)
     return response
