@@ -1,6 +1,6 @@
 """Beacon ingest through a real WSGI server: requests/s, errors and lost rows.
 
-    python -m benchmarks.ingest --seconds 15 --clients 16 --workers 4
+    python -m benchmarks.ingest --seconds 15 --clients 8 --workers 2
 
 Starts gunicorn on loopback serving the interaction endpoint (its own
 database, hashing encoder, profile updates queued to Redis), then N client
@@ -138,9 +138,9 @@ def client(requests: list[bytes], stop: float, results: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.ingest_settings"
     setup_django("benchmarks.ingest_settings")
