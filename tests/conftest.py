@@ -71,3 +71,15 @@ def wait_for_background():
         assert background_worker().wait(timeout), "background jobs did not finish"
 
     return wait
+
+
+def wait_until(predicate, timeout: float = 20.0) -> bool:
+    """Poll ``predicate`` until it is true (for work done by another thread or process)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False

@@ -3,25 +3,15 @@ views, reading time and likes reach the database; Do Not Track sends nothing."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from playwright.sync_api import sync_playwright
 
+from tests.conftest import wait_until
 from wagtail_neural_feed.models import Interaction
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = "/usr/bin/chromium"
-
-
-def wait_for(predicate, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture
@@ -50,12 +40,12 @@ def kinds() -> list[str]:
 def test_views_dwell_and_likes_arrive_from_the_browser(live_server, browser, article):
     page = browser.new_page()
     page.goto(live_server.url + article.url)
-    assert wait_for(lambda: kinds() == ["view"]), kinds()
+    assert wait_until(lambda: kinds() == ["view"]), kinds()
     page.click("#like")
-    assert wait_for(lambda: kinds() == ["like", "view"]), kinds()
+    assert wait_until(lambda: kinds() == ["like", "view"]), kinds()
     page.wait_for_timeout(5500)  # read for a while, then leave
     page.goto("about:blank")
-    assert wait_for(lambda: "dwell" in kinds()), kinds()
+    assert wait_until(lambda: "dwell" in kinds()), kinds()
     dwell = Interaction.objects.get(kind="dwell")
     assert 5 <= dwell.value < 60
     # One visitor, recognised by its cookie across the three beacons.

@@ -11,6 +11,7 @@ from celery import Celery
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings as django_settings
 
+from tests.conftest import wait_until
 from tests.test_ranking import axis, set_embedding
 from wagtail_neural_feed import dispatch
 from wagtail_neural_feed.dispatch import background_worker
@@ -52,15 +53,6 @@ def liked_page(make_article, wait_for_background):
     return page
 
 
-def wait_for(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def profile_ready(reader) -> bool:
     profile = ReaderProfile.objects.filter(reader=reader, feed="default").first()
     return profile is not None and profile.vector is not None
@@ -73,7 +65,7 @@ def test_an_interaction_updates_the_profile_through_the_worker(celery_dispatch, 
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         assert dispatch.backend_name() == "celery"
         record_interaction(reader, liked_page, "like")  # autocommit: dispatched at once
-        assert wait_for(lambda: profile_ready(reader))
+        assert wait_until(lambda: profile_ready(reader))
     assert background_worker()._queue.unfinished_tasks == 0  # not the fallback
     assert dispatch._broker_down_until == 0.0
     assert np.allclose(ReaderProfile.objects.get(reader=reader).vector, axis(4), atol=1e-5)

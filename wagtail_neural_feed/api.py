@@ -275,7 +275,7 @@ def _audience_for_user(user, *, locale_id: int | None) -> ranking.Audience:
 
 
 def _audience_for_request(request: HttpRequest, *, locale_id, context) -> ranking.Audience:
-    from .readers import visitor_id_from_request
+    from .tracking import visitor_id as visitor_id_from_request
 
     user = getattr(request, "user", None)
     audience = _audience_for_user(user, locale_id=locale_id)

@@ -103,24 +103,33 @@ def update_profile(reader_id: int, config: FeedConfig) -> bool:
         )
         if not new:
             return False
-        embeddings = _embeddings(row["page_id"] for row in new)
-        total = _as_array(profile.sum_vector)
-        reference = profile.reference_time
-        stale = profile.stale
-        for row in new:
-            page = embeddings.get(row["page_id"])
-            if page is None:
-                # The page's embedding is not ready yet: the sweep recomputes
-                # this profile once it is.
-                stale = True
-                continue
-            if not feed_accepts(config, page):
-                continue
-            total, reference = _add(total, reference, page["embedding"], row)
-            profile.interaction_count += 1
+        total, reference, added, missing = _fold(
+            config, new, _as_array(profile.sum_vector), profile.reference_time
+        )
+        profile.interaction_count += added
         profile.last_interaction_id = new[-1]["id"]
-        _store(profile, total, reference, stale=stale)
+        _store(profile, total, reference, stale=profile.stale or missing)
     return True
+
+
+def _fold(config: FeedConfig, rows: list[dict], total, reference):
+    """Add interactions to a decayed sum: (total, reference, added, any embedding missing).
+
+    An interaction whose page has no embedding yet is skipped and reported,
+    so the profile is marked stale and the sweep recomputes it later.
+    """
+    embeddings = _embeddings(row["page_id"] for row in rows)
+    added, missing = 0, False
+    for row in rows:
+        page = embeddings.get(row["page_id"])
+        if page is None:
+            missing = True
+            continue
+        if not feed_accepts(config, page):
+            continue
+        total, reference = _add(total, reference, page["embedding"], row)
+        added += 1
+    return total, reference, added, missing
 
 
 def _add(total, reference: datetime | None, embedding, row) -> tuple[np.ndarray, datetime]:
@@ -146,17 +155,7 @@ def recompute_profile(reader_id: int, config: FeedConfig) -> ReaderProfile:
             .order_by("id")
             .values("id", "page_id", "weight", "created_at")
         )
-        embeddings = _embeddings(row["page_id"] for row in rows)
-        total, reference, count, stale = None, None, 0, False
-        for row in rows:
-            page = embeddings.get(row["page_id"])
-            if page is None:
-                stale = True
-                continue
-            if not feed_accepts(config, page):
-                continue
-            total, reference = _add(total, reference, page["embedding"], row)
-            count += 1
+        total, reference, count, stale = _fold(config, rows, None, None)
         profile.interaction_count = count
         profile.last_interaction_id = rows[-1]["id"] if rows else 0
         _store(profile, total, reference, stale=stale)
