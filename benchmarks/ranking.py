@@ -389,22 +389,33 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--candidates", type=int, default=None, help="FeedConfig.candidates")
     parser.add_argument("--ef-search", type=int, default=None, help="HNSW_EF_SEARCH")
+    parser.add_argument("--window", type=int, default=None, help="CANDIDATE_WINDOW")
+    parser.add_argument("--skip-comparison", action="store_true", help="skip django-neural-feed")
     args = parser.parse_args()
     setup_django()
+    overrides = {}
     if args.ef_search:
+        overrides["HNSW_EF_SEARCH"] = args.ef_search
+    if args.window is not None:
+        overrides["CANDIDATE_WINDOW"] = args.window
+    if overrides:
         from django.conf import settings
 
-        settings.WAGTAIL_NEURAL_FEED = {
-            **settings.WAGTAIL_NEURAL_FEED,
-            "HNSW_EF_SEARCH": args.ef_search,
-        }
+        from wagtail_neural_feed.conf import neural_feed_settings
+
+        settings.WAGTAIL_NEURAL_FEED = {**settings.WAGTAIL_NEURAL_FEED, **overrides}
+        neural_feed_settings.reload()
 
     rows = []
     for size in args.sizes:
         world = build_world(size, rebuild=args.rebuild)
         ours = measure_ours(world, args.queries, args.candidates)
         floor = measure_hnsw_floor(world, args.queries)
-        theirs = measure_dnf(world, args.queries, size)
+        theirs = (
+            {"p50": float("nan"), "p95": float("nan"), "trips": "-"}
+            if args.skip_comparison
+            else measure_dnf(world, args.queries, size)
+        )
         rows.append(
             [
                 f"{size:,}",
