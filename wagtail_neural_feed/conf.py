@@ -26,7 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "DIMENSIONS": 384,
     # --- background work -------------------------------------------------
     # "auto": Celery when it is configured and its broker answers, else a
-    # background thread. Or force one of "celery", "thread", "inline", "tasks".
+    # background thread. Or force one of "celery", "thread", "inline".
     "DISPATCH": "auto",
     # Celery queue for our tasks (None = the app's default queue).
     "CELERY_QUEUE": None,
