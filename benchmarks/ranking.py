@@ -392,6 +392,30 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=None, help="CANDIDATE_WINDOW")
     parser.add_argument("--skip-comparison", action="store_true", help="skip django-neural-feed")
     args = parser.parse_args()
+    if len(args.sizes) > 1:
+        # One database per size: a 10k-page world must not share its HNSW
+        # index with a 100k one (its filters would become 10x more selective).
+        import os
+        import subprocess
+        import sys
+
+        passthrough = ["--queries", str(args.queries)]
+        for flag, value in (
+            ("--candidates", args.candidates),
+            ("--ef-search", args.ef_search),
+            ("--window", args.window),
+        ):
+            if value is not None:
+                passthrough += [flag, str(value)]
+        passthrough += ["--rebuild"] * args.rebuild + ["--skip-comparison"] * args.skip_comparison
+        for size in args.sizes:
+            env = {**os.environ, "NEURAL_FEED_BENCH_DB": f"nf_bench_{size}"}
+            subprocess.run(
+                [sys.executable, "-m", "benchmarks.ranking", "--sizes", str(size), *passthrough],
+                env=env,
+                check=True,
+            )
+        return
     setup_django()
     overrides = {}
     if args.ef_search:
