@@ -11,15 +11,26 @@ locale, page type, section, already-read), counts SQL round trips, compares
 each list with an exhaustive exact ranking of the same formula (numpy over
 every eligible page), times a bare HNSW top-10 as the floor, and runs
 django-neural-feed 1.1.0's ``get_feed`` on the same vectors, readers and filters.
+
+Each size lives in a database of its own (``<NEURAL_FEED_BENCH_DB>_<size>``,
+default ``nf_bench_10000`` / ``nf_bench_100000``) and is measured in a child
+process: a 10k-page world sharing an HNSW index with a 100k one would make
+its section filter ten times more selective and its index ten times larger.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 
@@ -27,10 +38,11 @@ from benchmarks.common import print_table, setup_django
 
 DIM = 384
 CLUSTERS = 100
-READERS = 50
 READS_PER_READER = 20
 LIMIT = 10
 FRESH_HALF_LIFE_DAYS = 14.0
+BASE_DB = os.environ.get("NEURAL_FEED_BENCH_DB", "nf_bench")
+LN2 = math.log(2)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -38,27 +50,50 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def build_world(size: int, *, rebuild: bool) -> dict:
-    """Pages, embeddings, readers and popularity for ``size`` pages (reused if present)."""
+# --- the world ------------------------------------------------------------------
+
+
+def world_is_complete(size: int, readers: int) -> bool:
+    """A finished build: every page embedded, readers with profiles, items for the rival."""
+    from wagtail.models import Page
+
+    from benchmarks.dnf_app.models import Item
+    from wagtail_neural_feed.models import PageEmbedding, ReaderProfile
+
+    home = Page.objects.filter(slug=f"bench-{size}").first()
+    if home is None:
+        return False
+    embedded = PageEmbedding.objects.filter(path__startswith=home.path).count()
+    profiles = ReaderProfile.objects.filter(
+        reader__user__username__startswith=f"bench-{size}-"
+    ).count()
+    return embedded == size and profiles >= readers and Item.objects.count() == size
+
+
+def build_world(size: int, *, readers: int, rebuild: bool) -> dict:
+    """Pages, embeddings, readers and popularity for ``size`` pages (reused if complete)."""
     from django.contrib.auth.models import User
     from django.db import connection
     from django.utils import timezone
     from wagtail.models import Page, Site
 
+    from benchmarks.dnf_app.models import Item
     from tests.bulk import bulk_pages, clustered_vectors, remove_tree
     from tests.factories import HomePageFactory, SectionPageFactory
     from wagtail_neural_feed.models import Interaction, PagePopularity, Reader, ReaderProfile
 
     slug = f"bench-{size}"
-    existing = Page.objects.filter(slug=slug).first()
-    if existing is not None and rebuild:
-        Reader.objects.filter(user__username__startswith=f"{slug}-").delete()
-        User.objects.filter(username__startswith=f"{slug}-").delete()
-        remove_tree(existing)
-        existing = None
-    vectors, labels, centres = clustered_vectors(size, clusters=CLUSTERS, seed=size)
-    rng = np.random.default_rng(size + 1)
-    if existing is None:
+    if rebuild or not world_is_complete(size, readers):
+        existing = Page.objects.filter(slug=slug).first()
+        if existing is not None:
+            print(f"removing the old (or incomplete) {size}-page world ...", flush=True)
+            Reader.objects.filter(user__username__startswith=f"{slug}-").delete()
+            User.objects.filter(username__startswith=f"{slug}-").delete()
+            Site.objects.filter(root_page=existing).delete()
+            remove_tree(existing)
+            Item.objects.all().delete()
+        vectors, labels, centres = clustered_vectors(size, clusters=CLUSTERS, seed=size)
+        rng = np.random.default_rng(size + 1)
         print(f"building {size} pages ...", flush=True)
         started = time.perf_counter()
         home = HomePageFactory(parent=Page.get_first_root_node(), title=slug, slug=slug)
@@ -67,6 +102,7 @@ def build_world(size: int, *, rebuild: bool) -> dict:
         section_b = SectionPageFactory(parent=home, title="B", slug="b")
         now = timezone.now()
         half = size // 2
+        # Section A gets even hours, B odd ones: both span the same dates.
         ids_a = bulk_pages(section_a, half, published_at=lambda i: now - timedelta(hours=2 * i))
         ids_b = bulk_pages(
             section_b, size - half, published_at=lambda i: now - timedelta(hours=2 * i + 1)
@@ -78,9 +114,10 @@ def build_world(size: int, *, rebuild: bool) -> dict:
             PagePopularity(page_id=page_ids[i], score=float(rng.gamma(1.0, 20.0)), computed_at=now)
             for i in popular
         )
-        for r in range(READERS):
+        for r in range(readers):
             user = User.objects.create(username=f"{slug}-{r}")
             reader = Reader.objects.create(user=user)
+            # A noisy cluster centre: a reader with one clear interest.
             profile = centres[r % CLUSTERS] + rng.normal(size=DIM) * (0.3 / math.sqrt(DIM))
             profile /= np.linalg.norm(profile)
             ReaderProfile.objects.create(
@@ -90,7 +127,7 @@ def build_world(size: int, *, rebuild: bool) -> dict:
                 sum_vector=profile,
                 interaction_count=READS_PER_READER,
             )
-            # Read pages near the profile, so exclusion matters.
+            # Read pages in the reader's cluster, so "exclude already read" has work.
             near = np.flatnonzero(labels == r % CLUSTERS)[:READS_PER_READER]
             Interaction.objects.bulk_create(
                 Interaction(
@@ -98,39 +135,32 @@ def build_world(size: int, *, rebuild: bool) -> dict:
                 )
                 for i in near
             )
+        print("loading the same items for django-neural-feed ...", flush=True)
+        build_dnf(vectors, page_ids, section_a_count=half)
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+            cursor.execute("VACUUM ANALYZE")
         print(f"built in {time.perf_counter() - started:.0f} s", flush=True)
     home = Page.objects.get(slug=slug)
     section_a = home.get_children().get(slug="a")
-    page_ids = list(
-        Page.objects.filter(path__startswith=home.path, depth=home.depth + 2)
-        .order_by("path")
-        .values_list("pk", flat=True)
-    )
-    from benchmarks.dnf_app.models import Item
-
-    if not Item.objects.filter(title__startswith=f"bench-{size}-").exists():
-        print("loading the same items for django-neural-feed ...", flush=True)
-        build_dnf(size, vectors, page_ids, section_a_count=section_a.numchild)
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE dnf_app_item")
-    readers = list(
+    bench_readers = list(
         Reader.objects.filter(user__username__startswith=f"{slug}-")
         .select_related("user")
-        .order_by("pk")
+        .order_by("pk")[:readers]
     )
     return {
         "home": home,
         "section_a": section_a,
         "site": Site.objects.get(root_page=home),
-        "readers": readers,
-        "page_ids": page_ids,
+        "readers": bench_readers,
     }
 
 
 def load_embeddings(page_ids: list[int], vectors: np.ndarray) -> None:
-    """Bulk-load embeddings with the HNSW index dropped, then build it once."""
+    """Bulk-load embeddings with the HNSW index dropped, then build it once.
+
+    Inserting 100k rows into a live HNSW index costs far more than one build;
+    the DDL is the model's (``neural_feed_embedding_hnsw``, migration 0002).
+    """
     from django.db import connection
 
     from tests.bulk import bulk_embeddings
@@ -145,16 +175,16 @@ def load_embeddings(page_ids: list[int], vectors: np.ndarray) -> None:
             "ON wagtail_neural_feed_pageembedding USING hnsw (embedding vector_cosine_ops) "
             "WITH (m = 16, ef_construction = 64)"
         )
+        cursor.execute("RESET maintenance_work_mem")
 
 
-def build_dnf(size: int, vectors: np.ndarray, page_ids: list[int], *, section_a_count: int):
-    """The same items for django-neural-feed: same vectors, dates, popularity, section."""
+def build_dnf(vectors: np.ndarray, page_ids: list[int], *, section_a_count: int) -> None:
+    """The same items for django-neural-feed: same ids, vectors, dates, popularity, section."""
     from django.db import connection
 
     from benchmarks.dnf_app.models import Item
     from wagtail_neural_feed.models import PageEmbedding, PagePopularity
 
-    Item.objects.filter(title__startswith=f"bench-{size}-").delete()
     dates = dict(
         PageEmbedding.objects.filter(page_id__in=page_ids).values_list(
             "page_id", "first_published_at"
@@ -170,7 +200,7 @@ def build_dnf(size: int, vectors: np.ndarray, page_ids: list[int], *, section_a_
         batch.append(
             Item(
                 id=page_id,
-                title=f"bench-{size}-{i}",
+                title=f"item-{i}",
                 section=1 if i < section_a_count else 2,
                 published_at=dates[page_id],
                 engagement=popularity.get(page_id, 0.0),
@@ -182,54 +212,74 @@ def build_dnf(size: int, vectors: np.ndarray, page_ids: list[int], *, section_a_
             batch = []
     Item.objects.bulk_create(batch)
     with connection.cursor() as cursor:
+        # Its own index, as its NeuralHnswMixin declares it (inner product).
         cursor.execute("SET maintenance_work_mem = '2GB'")
         cursor.execute(
             "CREATE INDEX IF NOT EXISTS dnf_app_item_hnsw_idx ON dnf_app_item "
             "USING hnsw (embedding vector_ip_ops) WITH (m = 16, ef_construction = 64)"
         )
+        cursor.execute("RESET maintenance_work_mem")
 
 
-def exact_top(world: dict, feed, reader, prepared_now) -> list[int]:
-    """Exhaustive ranking with the same formula, in numpy, over every eligible page."""
-    vectors, ids, ages, pops, pop_norm = world["exact"]
-    from wagtail_neural_feed.models import Interaction, ReaderProfile
-
-    profile = np.asarray(ReaderProfile.objects.get(reader=reader, feed="default").vector)
-    profile = profile / np.linalg.norm(profile)
-    sim = vectors @ profile
-    fresh = np.exp(-math.log(2) * ages / (feed.freshness_half_life_days * 86400))
-    pop = np.minimum(1.0, np.log1p(np.maximum(pops, 0)) / pop_norm) if pop_norm else 0
-    score = (
-        feed.similarity_weight * sim + feed.freshness_weight * fresh + feed.popularity_weight * pop
-    )
-    read = set(Interaction.objects.filter(reader=reader).values_list("page_id", flat=True))
-    order = np.argsort(-score)
-    top = []
-    for i in order:
-        if int(ids[i]) not in read:
-            top.append(int(ids[i]))
-            if len(top) == LIMIT:
-                break
-    return top
+# --- the exact ranking ------------------------------------------------------------
 
 
 def load_exact(world: dict, now) -> None:
+    """Every eligible page's vector, age and popularity, for the exhaustive ranking.
+
+    Eligible = the benchmark feed's filters: section A (inside the site, one
+    locale, all NewsPage, all live and public); reads are removed per reader.
+    """
+    from wagtail_neural_feed.conf import neural_feed_settings
     from wagtail_neural_feed.models import PageEmbedding, PagePopularity
 
     rows = list(
-        PageEmbedding.objects.filter(path__startswith=world["section_a"].path).values_list(
-            "page_id", "embedding", "first_published_at"
-        )
+        PageEmbedding.objects.filter(
+            path__startswith=world["section_a"].path, status="ready", live=True
+        ).values_list("page_id", "embedding", "first_published_at")
     )
     ids = np.array([r[0] for r in rows])
     vectors = np.stack([np.asarray(r[1], dtype=np.float32) for r in rows])
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     ages = np.array([max(0.0, (now - r[2]).total_seconds()) for r in rows])
-    popularity = dict(PagePopularity.objects.values_list("page_id", "score"))
-    pops = np.array([popularity.get(int(pk), 0.0) for pk in ids])
-    all_max = max(popularity.values(), default=0.0)
-    pop_norm = math.log1p(all_max) if all_max > 0 else 0.0
-    world["exact"] = (vectors, ids, ages, pops, pop_norm)
+    # The ranking decays stored counters since their refresh, then normalises
+    # by log1p of the largest stored counter: the same here.
+    pop_seconds = float(neural_feed_settings.POPULARITY_HALF_LIFE_DAYS) * 86400
+    stored = {
+        pk: score * math.exp(max(-700.0, -LN2 * max(0.0, (now - at).total_seconds()) / pop_seconds))
+        for pk, score, at in PagePopularity.objects.values_list("page_id", "score", "computed_at")
+    }
+    pops = np.array([stored.get(int(pk), 0.0) for pk in ids])
+    top = PagePopularity.objects.order_by("-score").values_list("score", flat=True).first() or 0.0
+    pop_norm = math.log1p(top) if top > 0 else 0.0
+    world["exact"] = {"vectors": vectors, "ids": ids, "ages": ages, "pops": pops, "norm": pop_norm}
+
+
+def exact_top(world: dict, feed, reader, *, limit: int = LIMIT) -> list[int]:
+    """Exhaustive ranking with the same formula, in numpy, over every eligible page."""
+    from wagtail_neural_feed.models import Interaction, ReaderProfile
+
+    exact = world["exact"]
+    profile = np.asarray(ReaderProfile.objects.get(reader=reader, feed="default").vector)
+    profile = profile / np.linalg.norm(profile)
+    sim = exact["vectors"] @ profile
+    fresh = np.exp(-LN2 * exact["ages"] / (feed.freshness_half_life_days * 86400))
+    norm = exact["norm"]
+    pop = np.minimum(1.0, np.log1p(np.maximum(exact["pops"], 0)) / norm) if norm else 0.0
+    score = (
+        feed.similarity_weight * sim + feed.freshness_weight * fresh + feed.popularity_weight * pop
+    )
+    read = set(Interaction.objects.filter(reader=reader).values_list("page_id", flat=True))
+    top: list[int] = []
+    for i in np.argsort(-score):
+        if int(exact["ids"][i]) not in read:
+            top.append(int(exact["ids"][i]))
+            if len(top) == limit:
+                break
+    return top
+
+
+# --- measurements -----------------------------------------------------------------
 
 
 def reader_request(world: dict, reader):
@@ -243,14 +293,11 @@ def reader_request(world: dict, reader):
     return request
 
 
-def measure_ours(world: dict, queries: int, candidates: int | None = None) -> dict:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-    from django.utils import timezone
+def bench_feed(world: dict, candidates: int | None):
+    """The feed under test: page type, section and (always on) site and locale filters."""
+    from wagtail_neural_feed import FeedConfig
 
-    from wagtail_neural_feed import FeedConfig, recommend
-
-    feed = FeedConfig(
+    return FeedConfig(
         slug="bench",
         page_types=("testapp.NewsPage",),
         root_page_id=world["section_a"].pk,
@@ -258,36 +305,59 @@ def measure_ours(world: dict, queries: int, candidates: int | None = None) -> di
         freshness_weight=0.2,
         popularity_weight=0.1,
         freshness_half_life_days=FRESH_HALF_LIFE_DAYS,
+        exclude_read=True,
         candidates=candidates,
     )
+
+
+def is_ranking_statement(sql: str) -> bool:
+    """Both ranking round trips are CTE statements; page fetches are ORM SELECTs."""
+    return sql.lstrip().upper().startswith("WITH")
+
+
+def measure_ours(world: dict, queries: int, candidates: int | None) -> dict:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from wagtail_neural_feed import recommend
+
+    feed = bench_feed(world, candidates)
     readers = world["readers"]
     requests = {reader.pk: reader_request(world, reader) for reader in readers}
     now = timezone.now()
     load_exact(world, now)
-    for reader in readers[:10]:  # warm up caches and the connection
+    for reader in readers[:20]:  # warm up caches, prepared statements, the connection
         recommend(requests[reader.pk], feed=feed, limit=LIMIT, now=now)
-    latencies, overlaps, trips, short = [], [], [], 0
+    latencies, ranking_trips, fetch_trips, short = [], [], [], 0
+    lists: dict[int, list[int]] = {}
     for q in range(queries):
         reader = readers[q % len(readers)]
         with CaptureQueriesContext(connection) as captured:
             started = time.perf_counter()
             pages = recommend(requests[reader.pk], feed=feed, limit=LIMIT, now=now)
             latencies.append((time.perf_counter() - started) * 1000)
-        trips.append(len(captured))
+        ranking = sum(is_ranking_statement(query["sql"]) for query in captured)
+        ranking_trips.append(ranking)
+        fetch_trips.append(len(captured) - ranking)
         short += len(pages) < LIMIT
-        if q < len(readers):
-            exact = exact_top(world, feed, reader, now)
-            overlaps.append(len({p.pk for p in pages} & set(exact)) / LIMIT)
+        lists.setdefault(reader.pk, [page.pk for page in pages])
+    exact = {reader.pk: exact_top(world, feed, reader) for reader in readers}
+    overlaps = [len(set(lists[pk]) & set(exact[pk])) / LIMIT for pk in lists]
+    world["exact_lists"] = exact
     return {
         "p50": statistics.median(latencies),
         "p95": percentile(latencies, 95),
-        "trips": max(trips),
+        "ranking_trips": max(ranking_trips),
+        "fetch_trips": max(fetch_trips),
         "overlap": statistics.mean(overlaps),
+        "min_overlap": min(overlaps),
         "short": short,
     }
 
 
 def measure_hnsw_floor(world: dict, queries: int) -> float:
+    """A bare ``ORDER BY embedding <=> q LIMIT 10`` (no filter, pgvector's default ef_search)."""
     from django.db import connection
 
     from wagtail_neural_feed.models import ReaderProfile
@@ -301,7 +371,7 @@ def measure_hnsw_floor(world: dict, queries: int) -> float:
     with connection.cursor() as cursor:
         cursor.execute("SET hnsw.ef_search = 40")
         cursor.execute("SET hnsw.iterative_scan = off")
-        for q in range(queries + 10):
+        for q in range(queries + 20):
             started = time.perf_counter()
             cursor.execute(
                 "SELECT page_id FROM wagtail_neural_feed_pageembedding "
@@ -309,25 +379,35 @@ def measure_hnsw_floor(world: dict, queries: int) -> float:
                 [vectors[q % len(vectors)]],
             )
             cursor.fetchall()
-            if q >= 10:
+            if q >= 20:
                 latencies.append((time.perf_counter() - started) * 1000)
+        cursor.execute("RESET hnsw.ef_search")
+        cursor.execute("RESET hnsw.iterative_scan")
     return statistics.median(latencies)
 
 
-def measure_dnf(world: dict, queries: int, size: int) -> dict:
-    """django-neural-feed 1.1.0's get_feed with HNSW on, same weights and filters."""
+def measure_dnf(world: dict, queries: int) -> dict:
+    """django-neural-feed 1.1.0's get_feed with its HNSW mode on, same weights and filters.
+
+    Its popularity and freshness are ORM expressions a site supplies; these
+    are our formula's: ``exp(-ln2·age/14 d)`` and ``min(1, ln(1+decayed)/ln(1+max))``.
+    """
     from django.db import connection
     from django.db.models import FloatField
     from django.db.models.expressions import RawSQL
-    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
     from django_neural_feed.feeds import BaseNeuralFeed
     from django_neural_feed.models import UserFeedProfile
 
     from benchmarks.dnf_app.models import Item
-    from wagtail_neural_feed.models import Interaction, ReaderProfile
+    from wagtail_neural_feed.conf import neural_feed_settings
+    from wagtail_neural_feed.models import Interaction, PagePopularity, ReaderProfile
 
-    pop_max = Item.objects.order_by("-engagement").values_list("engagement", flat=True).first()
-    pop_norm = math.log1p(pop_max or 1.0)
+    top = PagePopularity.objects.order_by("-score").values_list("score", "computed_at").first()
+    pop_norm = math.log1p(top[0]) if top else 1.0
+    # Every counter was stored at build time: one decay factor for all.
+    pop_seconds = float(neural_feed_settings.POPULARITY_HALF_LIFE_DAYS) * 86400
+    decay = math.exp(-LN2 * (timezone.now() - top[1]).total_seconds() / pop_seconds) if top else 1
 
     class BenchFeed(BaseNeuralFeed):
         feed_id = "bench"
@@ -342,10 +422,12 @@ def measure_dnf(world: dict, queries: int, size: int) -> dict:
             output_field=FloatField(),
         )
         popularity_expression = RawSQL(
-            "least(1.0, ln(1 + engagement) / %s)", (pop_norm,), output_field=FloatField()
+            "least(1.0, ln(1 + engagement * %s) / %s)", (decay, pop_norm), output_field=FloatField()
         )
+        # Its documented HNSW settings; ef_search as ours (100), its default pool.
         hnsw_config = {"enabled": True, "ef_search": 100, "search_pool": 500}
 
+    # Readers' interests the way it keeps them: one UserFeedProfile vector per feed.
     for reader in world["readers"]:
         vector = ReaderProfile.objects.get(reader=reader, feed="default").vector
         UserFeedProfile.objects.update_or_create(
@@ -355,123 +437,166 @@ def measure_dnf(world: dict, queries: int, size: int) -> dict:
         reader.pk: list(Interaction.objects.filter(reader=reader).values_list("page_id", flat=True))
         for reader in world["readers"]
     }
-    items = Item.objects.filter(title__startswith=f"bench-{size}-", section=1)
-    for reader in world["readers"][:5]:
-        list(
+    items = Item.objects.filter(section=1)  # section A, as our feed's root page
+
+    def feed_for(reader) -> list[Item]:
+        return list(
             BenchFeed.get_feed(
                 reader.user, queryset=items, excluded_ids=reads[reader.pk], limit=LIMIT
             )
         )
-    latencies, trips = [], []
+
+    for reader in world["readers"][:20]:
+        feed_for(reader)
+    latencies, trips, lists = [], [], {}
+    from django.test.utils import CaptureQueriesContext
+
     for q in range(queries):
         reader = world["readers"][q % len(world["readers"])]
         with CaptureQueriesContext(connection) as captured:
             started = time.perf_counter()
-            result = list(
-                BenchFeed.get_feed(
-                    reader.user, queryset=items, excluded_ids=reads[reader.pk], limit=LIMIT
-                )
-            )
+            result = feed_for(reader)
             latencies.append((time.perf_counter() - started) * 1000)
-        assert len(result) == LIMIT
         trips.append(len(captured))
+        lists.setdefault(reader.pk, [item.pk for item in result])
+    exact = world["exact_lists"]
+    overlaps = [len(set(lists[pk]) & set(exact[pk])) / LIMIT for pk in lists]
     return {
         "p50": statistics.median(latencies),
         "p95": percentile(latencies, 95),
         "trips": max(trips),
+        "overlap": statistics.mean(overlaps),
     }
+
+
+def measure_size(size: int, args: argparse.Namespace) -> dict:
+    """Build (or reuse) one size's world and measure everything on it."""
+    world = build_world(size, readers=args.readers, rebuild=args.rebuild)
+    ours = measure_ours(world, args.queries, args.candidates)
+    floor = measure_hnsw_floor(world, args.queries)
+    theirs = None if args.skip_comparison else measure_dnf(world, args.queries)
+    from django.db import connection
+
+    from wagtail_neural_feed.conf import neural_feed_settings
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('server_version'), extversion FROM pg_extension "
+            "WHERE extname = 'vector'"
+        )
+        postgres, pgvector = cursor.fetchone()
+    return {
+        "size": size,
+        "ours": ours,
+        "floor": floor,
+        "theirs": theirs,
+        "ef_search": neural_feed_settings.HNSW_EF_SEARCH,
+        "versions": f"PostgreSQL {postgres}, pgvector {pgvector}",
+    }
+
+
+# --- output -------------------------------------------------------------------------
+
+
+def print_results(results: list[dict], args: argparse.Namespace) -> None:
+    rows = []
+    for result in results:
+        ours, theirs = result["ours"], result["theirs"]
+        rows.append(
+            [
+                f"{result['size']:,}",
+                f"{ours['p50']:.2f}",
+                f"{ours['p95']:.2f}",
+                f"{ours['ranking_trips']} + {ours['fetch_trips']}",
+                f"{ours['overlap']:.3f} (min {ours['min_overlap']:.1f})",
+                ours["short"],
+                f"{result['floor']:.2f}",
+                f"{theirs['p50']:.2f}" if theirs else "-",
+                f"{theirs['p95']:.2f}" if theirs else "-",
+                theirs["trips"] if theirs else "-",
+                f"{theirs['overlap']:.3f}" if theirs else "-",
+                f"{theirs['p50'] / ours['p50']:.1f}x" if theirs else "-",
+            ]
+        )
+    first = results[0]
+    print_table(
+        f"recommend(limit=10), filters on (site, locale, page type, section = 50 %, "
+        f"already read); {args.queries} queries over {args.readers} readers; "
+        f"ef_search={first['ef_search']}, candidates={args.candidates or 'default'}; "
+        f"{first['versions']}",
+        [
+            "pages",
+            "p50 ms",
+            "p95 ms",
+            "round trips (ranking + page fetch)",
+            "overlap@10 vs exact",
+            "short lists",
+            "HNSW top-10 alone p50 ms",
+            "django-neural-feed p50 ms",
+            "its p95 ms",
+            "its round trips",
+            "its overlap@10",
+            "its p50 / ours",
+        ],
+        rows,
+    )
+
+
+def apply_overrides(args: argparse.Namespace) -> None:
+    """``--ef-search`` / ``--window`` on top of benchmarks.settings (keeps ENCODER etc.)."""
+    from django.conf import settings
+
+    from wagtail_neural_feed.conf import neural_feed_settings
+
+    overrides = {}
+    if args.ef_search:
+        overrides["HNSW_EF_SEARCH"] = args.ef_search
+    if args.window is not None:
+        overrides["CANDIDATE_WINDOW"] = args.window
+    settings.WAGTAIL_NEURAL_FEED = {**settings.WAGTAIL_NEURAL_FEED, **overrides}
+    neural_feed_settings.reload()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--readers", type=int, default=50, help="readers built and queried")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the worlds")
     parser.add_argument("--candidates", type=int, default=None, help="FeedConfig.candidates")
     parser.add_argument("--ef-search", type=int, default=None, help="HNSW_EF_SEARCH")
     parser.add_argument("--window", type=int, default=None, help="CANDIDATE_WINDOW")
     parser.add_argument("--skip-comparison", action="store_true", help="skip django-neural-feed")
+    parser.add_argument("--child-output", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if len(args.sizes) > 1:
-        # One database per size: a 10k-page world must not share its HNSW
-        # index with a 100k one (its filters would become 10x more selective).
-        import os
-        import subprocess
-        import sys
 
-        passthrough = ["--queries", str(args.queries)]
-        for flag, value in (
-            ("--candidates", args.candidates),
-            ("--ef-search", args.ef_search),
-            ("--window", args.window),
-        ):
-            if value is not None:
-                passthrough += [flag, str(value)]
-        passthrough += ["--rebuild"] * args.rebuild + ["--skip-comparison"] * args.skip_comparison
+    if args.child_output:  # one size, in its own database (set by the parent)
+        setup_django()
+        apply_overrides(args)
+        (size,) = args.sizes
+        Path(args.child_output).write_text(json.dumps(measure_size(size, args)))
+        return
+
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
-            env = {**os.environ, "NEURAL_FEED_BENCH_DB": f"nf_bench_{size}"}
+            output = Path(tmp) / f"{size}.json"
             subprocess.run(
-                [sys.executable, "-m", "benchmarks.ranking", "--sizes", str(size), *passthrough],
-                env=env,
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.ranking",
+                    *sys.argv[1:],  # a later --sizes wins
+                    "--sizes",
+                    str(size),
+                    "--child-output",
+                    str(output),
+                ],
+                env={**os.environ, "NEURAL_FEED_BENCH_DB": f"{BASE_DB}_{size}"},
                 check=True,
             )
-        return
-    setup_django()
-    overrides = {}
-    if args.ef_search:
-        overrides["HNSW_EF_SEARCH"] = args.ef_search
-    if args.window is not None:
-        overrides["CANDIDATE_WINDOW"] = args.window
-    if overrides:
-        from django.conf import settings
-
-        from wagtail_neural_feed.conf import neural_feed_settings
-
-        settings.WAGTAIL_NEURAL_FEED = {**settings.WAGTAIL_NEURAL_FEED, **overrides}
-        neural_feed_settings.reload()
-
-    rows = []
-    for size in args.sizes:
-        world = build_world(size, rebuild=args.rebuild)
-        ours = measure_ours(world, args.queries, args.candidates)
-        floor = measure_hnsw_floor(world, args.queries)
-        theirs = (
-            {"p50": float("nan"), "p95": float("nan"), "trips": "-"}
-            if args.skip_comparison
-            else measure_dnf(world, args.queries, size)
-        )
-        rows.append(
-            [
-                f"{size:,}",
-                f"{ours['p50']:.2f}",
-                f"{ours['p95']:.2f}",
-                ours["trips"],
-                f"{ours['overlap']:.3f}",
-                ours["short"],
-                f"{floor:.2f}",
-                f"{theirs['p50']:.2f}",
-                f"{theirs['p95']:.2f}",
-                theirs["trips"],
-                f"{theirs['p50'] / ours['p50']:.1f}x",
-            ]
-        )
-        print_table(
-            "recommend(limit=10), filters on (site, locale, page type, section = 50 %, read)",
-            [
-                "pages",
-                "p50 ms",
-                "p95 ms",
-                "queries (2 ranking + page fetch)",
-                "overlap@10 vs exact",
-                "short lists",
-                "HNSW top-10 floor p50 ms",
-                "django-neural-feed p50 ms",
-                "its p95 ms",
-                "its queries",
-                "its p50 / ours",
-            ],
-            rows,
-        )
+            results.append(json.loads(output.read_text()))
+    print_results(results, args)
 
 
 if __name__ == "__main__":
