@@ -491,6 +491,7 @@ def measure_size(size: int, args: argparse.Namespace) -> dict:
         "floor": floor,
         "theirs": theirs,
         "ef_search": neural_feed_settings.HNSW_EF_SEARCH,
+        "window": neural_feed_settings.CANDIDATE_WINDOW,
         "versions": f"PostgreSQL {postgres}, pgvector {pgvector}",
     }
 
@@ -522,7 +523,8 @@ def print_results(results: list[dict], args: argparse.Namespace) -> None:
     print_table(
         f"recommend(limit=10), filters on (site, locale, page type, section = 50 %, "
         f"already read); {args.queries} queries over {args.readers} readers; "
-        f"ef_search={first['ef_search']}, candidates={args.candidates or 'default'}; "
+        f"ef_search={first['ef_search']}, candidates={args.candidates or 'default'}, "
+        f"window={first['window']}; "
         f"{first['versions']}",
         [
             "pages",
