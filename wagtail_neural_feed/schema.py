@@ -12,11 +12,12 @@ import logging
 from django.db import connection, transaction
 
 from .checks import column_dimensions
-from .models import EmbeddingStatus, PageEmbedding, ReaderProfile
+from .models import EmbeddingStatus, HotPage, HotTier, PageEmbedding, ReaderProfile
 
 logger = logging.getLogger(__name__)
 
 HNSW_INDEX = "neural_feed_embedding_hnsw"
+HOT_HNSW_INDEX = "neural_feed_hot_hnsw"
 
 
 def resize_vector_columns(dimensions: int) -> bool:
@@ -25,10 +26,16 @@ def resize_vector_columns(dimensions: int) -> bool:
         return False
     embeddings = PageEmbedding._meta.db_table
     profiles = ReaderProfile._meta.db_table
+    hot = HotPage._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
         # Deferred foreign-key checks queued in this transaction would block ALTER TABLE.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX}")
+        cursor.execute(f"DROP INDEX IF EXISTS {HOT_HNSW_INDEX}")
+        # The hot tier is rebuilt from the new vectors by the next refresh.
+        cursor.execute(f"DELETE FROM {HotTier._meta.db_table}")
+        cursor.execute(f"DELETE FROM {hot}")
+        cursor.execute(f"ALTER TABLE {hot} ALTER COLUMN embedding TYPE vector({dimensions})")
         cursor.execute(
             f"ALTER TABLE {embeddings} ALTER COLUMN embedding TYPE vector({dimensions}) USING NULL"
         )
@@ -43,6 +50,10 @@ def resize_vector_columns(dimensions: int) -> bool:
         cursor.execute(f"UPDATE {profiles} SET stale = true")
         cursor.execute(
             f"CREATE INDEX {HNSW_INDEX} ON {embeddings} USING hnsw (embedding vector_cosine_ops) "
+            "WITH (m = 16, ef_construction = 64)"
+        )
+        cursor.execute(
+            f"CREATE INDEX {HOT_HNSW_INDEX} ON {hot} USING hnsw (embedding vector_cosine_ops) "
             "WITH (m = 16, ef_construction = 64)"
         )
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")

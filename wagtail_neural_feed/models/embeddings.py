@@ -94,6 +94,12 @@ class PageEmbedding(models.Model):
                 name="neural_feed_emb_fresh",
                 condition=Q(live=True, status="ready"),
             ),
+            # Ranking reads pages embedded since the hot tier's last refresh.
+            models.Index(
+                fields=["-embedded_at"],
+                name="neural_feed_emb_recent",
+                condition=Q(live=True, status="ready"),
+            ),
         ]
 
     def __str__(self) -> str:

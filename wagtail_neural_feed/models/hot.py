@@ -1,0 +1,63 @@
+"""The hot tier: pages that freshness or popularity can lift, with a second HNSW index.
+
+The ranking's nearest-neighbour search finds the pages most similar to a
+reader. A page a little less similar but fresh or popular can still outrank
+them, and finding those among every page would mean scoring thousands of rows
+per list. The hot tier keeps a copy of the embeddings of the pages whose
+bonus can matter (published recently, or with a popularity counter above a
+threshold) in a small table with its own HNSW index, so the ranking asks it
+for its nearest pages too. Rebuilt with the popularity counters (the sweep);
+pages changed since then are read from ``PageEmbedding`` directly.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from pgvector.django import HnswIndex
+
+from ..compat import PAGE_MODEL
+from .fields import embedding_field
+
+
+class HotPage(models.Model):
+    page = models.OneToOneField(
+        PAGE_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    embedding = embedding_field()
+
+    class Meta:
+        verbose_name = _("hot page")
+        verbose_name_plural = _("hot pages")
+        indexes = [
+            HnswIndex(
+                name="neural_feed_hot_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Hot page {self.page_id}"
+
+
+class HotTier(models.Model):
+    """What the hot pages cover, as of their last refresh (a single row)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    #: Pages embedded after this instant are not in the tier; ranking reads them directly.
+    refreshed_at = models.DateTimeField()
+    #: Every page first published after this is in the tier.
+    fresh_after = models.DateTimeField()
+    #: Every page whose stored popularity counter exceeds this is in the tier.
+    score_above = models.FloatField()
+    pages = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("hot tier")
+        verbose_name_plural = _("hot tier")
+
+    def __str__(self) -> str:
+        return f"Hot tier of {self.pages} pages, refreshed {self.refreshed_at:%Y-%m-%d %H:%M}"
