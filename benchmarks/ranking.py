@@ -333,6 +333,7 @@ def measure_ours(world: dict, queries: int, candidates: int | None) -> dict:
     for reader in readers[:20]:  # warm up caches, prepared statements, the connection
         recommend(requests[reader.pk], feed=feed, limit=LIMIT, now=now)
     latencies, ranking_trips, fetch_trips, short = [], [], [], 0
+    completeness: dict[str, int] = {}
     lists: dict[int, list[int]] = {}
     for q in range(queries):
         reader = readers[q % len(readers)]
@@ -344,6 +345,8 @@ def measure_ours(world: dict, queries: int, candidates: int | None) -> dict:
         ranking_trips.append(ranking)
         fetch_trips.append(len(captured) - ranking)
         short += len(pages) < LIMIT
+        how = pages[0].recommendation.completeness if pages else "empty"
+        completeness[how] = completeness.get(how, 0) + 1
         lists.setdefault(reader.pk, [page.pk for page in pages])
     exact = {reader.pk: exact_top(world, feed, reader) for reader in readers}
     overlaps = [len(set(lists[pk]) & set(exact[pk])) / LIMIT for pk in lists]
@@ -356,6 +359,7 @@ def measure_ours(world: dict, queries: int, candidates: int | None) -> dict:
         "overlap": statistics.mean(overlaps),
         "min_overlap": min(overlaps),
         "short": short,
+        "completeness": completeness,
     }
 
 
@@ -514,6 +518,7 @@ def print_results(results: list[dict], args: argparse.Namespace) -> None:
                 f"{ours['ranking_trips']} + {ours['fetch_trips']}",
                 f"{ours['overlap']:.3f} (min {ours['min_overlap']:.1f})",
                 ours["short"],
+                ", ".join(f"{how} {n}" for how, n in sorted(ours["completeness"].items())),
                 f"{result['floor']:.2f}",
                 f"{theirs['p50']:.2f}" if theirs else "-",
                 f"{theirs['p95']:.2f}" if theirs else "-",
@@ -536,6 +541,7 @@ def print_results(results: list[dict], args: argparse.Namespace) -> None:
             "round trips (ranking + page fetch)",
             "overlap@10 vs exact",
             "short lists",
+            "lists complete by",
             "HNSW top-10 alone p50 ms",
             "django-neural-feed p50 ms",
             "its p95 ms",

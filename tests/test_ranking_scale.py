@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection
-from django.test import RequestFactory
+from django.test import RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from wagtail.models import Page, Site
@@ -157,3 +157,118 @@ def test_explain_shows_the_hnsw_index(db, big_world):
     plan = explain(big_world["reader"], limit=10)
     assert "neural_feed_embedding_hnsw" in plan
     assert "Execution Time" in plan
+
+
+# --- exactness: the hot tier's bound, the fallback, pages embedded since a refresh ---
+
+BONUS_FEED = FeedConfig(
+    slug="bonus",
+    similarity_weight=1.0,
+    freshness_weight=0.3,
+    popularity_weight=0.2,
+    freshness_half_life_days=2.0,
+    exclude_read=False,
+)
+
+
+def exact_top(reader, config: FeedConfig, now, *, limit: int = 10) -> list[int]:
+    """The formula over every live page of the site, in numpy: the ground truth."""
+    rows = list(
+        PageEmbedding.objects.filter(live=True, status="ready").values_list(
+            "page_id", "embedding", "first_published_at"
+        )
+    )
+    page_ids = np.array([row[0] for row in rows])
+    vectors = np.stack([unit(row[1]) for row in rows])
+    ages = np.array([max(0.0, (now - row[2]).total_seconds()) for row in rows])
+    popularity = {p.page_id: p for p in PagePopularity.objects.all()}
+    pop_norm = math.log1p(max(p.score for p in popularity.values()))
+    half_life = 7.0 * 86400
+
+    def pop(pk: int) -> float:
+        p = popularity.get(pk)
+        if p is None:
+            return 0.0
+        decay = math.exp(-math.log(2) * max(0.0, (now - p.computed_at).total_seconds()) / half_life)
+        return min(1.0, math.log1p(max(p.score * decay, 0.0)) / pop_norm)
+
+    profile = unit(ReaderProfile.objects.get(reader=reader).vector)
+    freshness = np.exp(-math.log(2) * ages / (config.freshness_half_life_days * 86400))
+    pops = np.array([pop(int(pk)) for pk in page_ids])
+    score = (
+        config.similarity_weight * (vectors @ profile)
+        + config.freshness_weight * freshness
+        + config.popularity_weight * pops
+    )
+    return [int(page_ids[i]) for i in np.argsort(-score)[:limit]]
+
+
+def test_hot_tier_holds_recent_and_popular_pages_and_drops_the_rest(db, big_world):
+    from wagtail_neural_feed.hot import refresh_hot_tier
+    from wagtail_neural_feed.models import HotPage, HotTier
+
+    with override_settings(WAGTAIL_NEURAL_FEED={"HOT_FRESH_DAYS": 10, "HOT_POPULARITY": 0.5}):
+        count = refresh_hot_tier()
+        tier = HotTier.objects.get()
+        hot = set(HotPage.objects.values_list("page_id", flat=True))
+        fresh = set(
+            PageEmbedding.objects.filter(first_published_at__gt=tier.fresh_after).values_list(
+                "page_id", flat=True
+            )
+        )
+        popular = set(
+            PagePopularity.objects.filter(score__gt=tier.score_above).values_list(
+                "page_id", flat=True
+            )
+        )
+        assert count == len(hot) == len(fresh | popular)
+        assert hot == fresh | popular
+        assert 0 < len(popular) < PagePopularity.objects.count()
+        # A page that stops being popular leaves the tier at the next refresh.
+        leaving = next(iter(popular - fresh))
+        PagePopularity.objects.filter(page_id=leaving).update(score=0.0)
+        refresh_hot_tier()
+        assert not HotPage.objects.filter(page_id=leaving).exists()
+
+
+@pytest.mark.parametrize("tier", ["refreshed", "absent"])
+def test_list_equals_the_exact_ranking_of_every_page(db, big_world, tier):
+    """Tight clusters: a fresh or popular page beats the nearest ones, and must be found."""
+    from wagtail_neural_feed.hot import clear_hot_tier, refresh_hot_tier
+
+    reader = big_world["reader"]
+    if tier == "refreshed":
+        refresh_hot_tier()
+    else:
+        clear_hot_tier()
+    now = timezone.now()
+    result = recommend(reader, feed=BONUS_FEED, limit=10, now=now)
+    expected = exact_top(reader, BONUS_FEED, now)
+    assert ids(result) == expected
+    # Bonuses decide this list: at least one page is not among the 40 most similar.
+    assert any(page.recommendation.freshness > 0.01 for page in result)
+    # Some 50 tier pages sit in the reader's cluster: the tier is read deeper,
+    # and the range-scan fallback is needed only without a tier.
+    assert {page.recommendation.completeness for page in result} == {
+        "hot tier, deeper" if tier == "refreshed" else "fallback"
+    }
+
+
+def test_a_page_embedded_after_the_refresh_is_ranked(db, big_world):
+    from wagtail_neural_feed.hot import refresh_hot_tier
+
+    reader = big_world["reader"]
+    refresh_hot_tier()
+    article = ArticlePageFactory.build(title="Just published", live=False)
+    big_world["home"].add_child(instance=article)
+    publish(article)
+    # Close to the reader and brand new: it must top the list, though it is not in the tier.
+    PageEmbedding.objects.filter(page_id=article.pk).update(
+        embedding=ReaderProfile.objects.get(reader=reader).vector,
+        embedded_at=timezone.now(),
+    )
+    now = timezone.now()
+    result = recommend(reader, feed=BONUS_FEED, limit=10, now=now)
+    assert ids(result)[0] == article.pk
+    assert ids(result) == exact_top(reader, BONUS_FEED, now)
+    assert result[0].recommendation.completeness.startswith("hot tier")

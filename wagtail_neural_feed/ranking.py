@@ -49,6 +49,9 @@ from .models import (
 )
 
 SECONDS_PER_DAY = 86400.0
+#: When the hot tier's first k nearest pages cannot settle the list, read this
+#: many times deeper into the tier before the (slower) range-scan fallback.
+HOT_DEEPER_FACTOR = 4
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,9 @@ class RankedRow:
     popularity: float
     score: float
     embedding: np.ndarray | None = field(default=None, repr=False)
+    #: How the list was shown complete: "hot tier" (the bound held), "fallback"
+    #: (the range scans ran), or "" (no bonus to account for).
+    completeness: str = ""
 
 
 def parse_vector(value) -> np.ndarray | None:
@@ -122,7 +128,9 @@ def parse_vector(value) -> np.ndarray | None:
 
 
 def vector_literal(vector: np.ndarray) -> str:
-    return "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float64)) + "]"
+    values = np.asarray(vector, dtype=np.float64).tolist()
+    # %-formatting of plain floats is twice as fast as format() over numpy scalars.
+    return "[" + ",".join(["%.7g" % x for x in values]) + "]"  # noqa: UP031
 
 
 def normalise(vector: np.ndarray) -> np.ndarray | None:
@@ -509,7 +517,8 @@ class RankingStatement:
                 freshness=float(row[4]),
                 popularity=float(row[5]),
                 score=float(row[6]),
-                embedding=parse_vector(row[7]) if len(row) > 7 else None,
+                completeness=row[7] or "",
+                embedding=parse_vector(row[8]) if len(row) > 8 else None,
             )
             for row in rows
         ]
@@ -589,102 +598,146 @@ def ranking_statement(
     if prepared.popularity_max > 0:
         params["pop_norm"] = math.log1p(prepared.popularity_max)
         popularity = """COALESCE(LEAST(1.0, ln(1 + GREATEST(0, p.score * exp(GREATEST(-700,
-                -ln(2) * GREATEST(0, extract(epoch FROM %(now)s - p.computed_at))
+                -ln(2) * GREATEST(0, date_part('epoch', %(now)s - p.computed_at))
                 / %(pop_seconds)s))))
                 / %(pop_norm)s), 0.0)"""
     else:
         popularity = "0.0"
     # exp() of a very old page would underflow (an error in PostgreSQL): clamp.
     freshness = """COALESCE(exp(GREATEST(-700, -ln(2)
-                * GREATEST(0, extract(epoch FROM %(now)s - e.first_published_at))
+                * GREATEST(0, date_part('epoch', %(now)s - e.first_published_at))
                 / %(fresh_seconds)s)), 0.0)"""
     bonus = f"{w_fresh!r} * ({freshness}) + {w_pop!r} * ({popularity})"
     embedding_column = ", e.embedding" if with_embeddings else ""
 
-    def scored(ids_sql: str) -> str:
-        """Score the pages whose ids ``ids_sql`` yields."""
-        return f"""SELECT e.page_id, e.content_type_id, e.path,
-            ({similarity})::float8 AS similarity,
+    def scored(similarity_sql: str = similarity) -> str:
+        """The columns of a scored row of ``e`` (with ``p`` joined)."""
+        return f"""e.page_id, e.content_type_id, e.path,
+            ({similarity_sql})::float8 AS similarity,
             ({freshness})::float8 AS freshness,
-            ({popularity})::float8 AS popularity{embedding_column}
-        FROM ({ids_sql}) c
-        JOIN {table} e ON e.page_id = c.page_id
-        LEFT JOIN {popularity_table} p ON p.page_id = c.page_id"""
+            ({popularity})::float8 AS popularity{embedding_column}"""
 
-    def with_score(alias: str) -> str:
-        return f"""{w_sim!r} * {alias}.similarity + {w_fresh!r} * {alias}.freshness
-            + {w_pop!r} * {alias}.popularity"""
+    def union(sources: list[str]) -> str:
+        """Rows of several sources, each page once, with its score."""
+        columns = "page_id, content_type_id, path, similarity, freshness, popularity"
+        columns += ", embedding" if with_embeddings else ""
+        rows = " UNION ALL ".join(f"SELECT {columns} FROM {name}" for name in sources)
+        return f"""SELECT DISTINCT ON (u.page_id) u.*, {w_sim!r} * u.similarity
+            + {w_fresh!r} * u.freshness + {w_pop!r} * u.popularity AS score
+        FROM ({rows}) u"""
 
+    # Every source scores its own rows: each page's embedding row is read once.
     ctes, seed_sources = [], []
+    joined = f"{table} e LEFT JOIN {popularity_table} p ON p.page_id = e.page_id"
     if vector is not None:
         params["q"] = vector_literal(vector)
         ctes.append(f"""nearest AS MATERIALIZED (
-        SELECT e.page_id, e.embedding <=> %(q)s::vector AS distance
-        FROM {table} e
+        SELECT e.embedding <=> %(q)s::vector AS distance, {scored()}
+        FROM {joined}
         WHERE {where}
         ORDER BY e.embedding <=> %(q)s::vector
         LIMIT {k})""")
-        seed_sources.append("SELECT page_id FROM nearest")
-    # The freshest pages are always in the seed: with every other source
-    # starved by a selective filter they still fill the list.
-    ctes.append(f"""fresh AS MATERIALIZED (
-        SELECT e.page_id FROM {table} e
+        seed_sources.append("nearest")
+    hot = prepared.hot if (vector is not None and w_sim > 0 and bonus_max > 0) else None
+    if hot is None:
+        # The freshest and most popular pages seed T. (With the hot tier its
+        # nearest pages do that better; when the nearest-neighbour scans are
+        # starved by a selective filter, the fallback fills the list.)
+        ctes.append(f"""fresh AS MATERIALIZED (
+        SELECT {scored()} FROM {joined}
         WHERE {where} AND e.first_published_at IS NOT NULL
         ORDER BY e.first_published_at DESC
         LIMIT {seed_size})""")
-    seed_sources.append("SELECT page_id FROM fresh")
-    if popularity_source:
-        ctes.append(f"""popular AS MATERIALIZED (
-        SELECT p.page_id FROM {popularity_table} p
+        seed_sources.append("fresh")
+        if popularity_source:
+            ctes.append(f"""popular AS MATERIALIZED (
+        SELECT {scored()} FROM {popularity_table} p
         JOIN {table} e ON e.page_id = p.page_id
         WHERE {where} AND p.score > 0
         ORDER BY p.score DESC
         LIMIT {seed_size})""")
-        seed_sources.append("SELECT page_id FROM popular")
-    hot = prepared.hot if (vector is not None and w_sim > 0 and bonus_max > 0) else None
+            seed_sources.append("popular")
     if hot is not None:
         # A constant, like the scope: it changes only when the tier is refreshed.
         refreshed = hot.refreshed_at.isoformat()
+        # Searched by the tier's copy of the vector, scored by the page's own.
         ctes.append(f"""hot_nearest AS MATERIALIZED (
-        SELECT h.page_id, h.embedding <=> %(q)s::vector AS distance
+        SELECT h.embedding <=> %(q)s::vector AS distance, {scored()}
         FROM {_table(HotPage)} h
-        JOIN {table} e ON e.page_id = h.page_id
+        JOIN {joined} ON e.page_id = h.page_id
         WHERE {where}
         ORDER BY h.embedding <=> %(q)s::vector
         LIMIT {k})""")
         ctes.append(f"""recent AS MATERIALIZED (
-        SELECT e.page_id FROM {table} e
+        SELECT {scored()} FROM {joined}
         WHERE {where} AND e.embedded_at > '{refreshed}'::timestamptz
         ORDER BY e.embedded_at DESC
         LIMIT {window})""")
-        seed_sources += ["SELECT page_id FROM hot_nearest", "SELECT page_id FROM recent"]
-    ctes.append(f"""seed AS MATERIALIZED (
-        SELECT s.*, {with_score("s")} AS score
-        FROM ({scored(" UNION ".join(seed_sources))}) s)""")
+        seed_sources += ["hot_nearest", "recent"]
     if bonus_max <= 0:
+        ctes.append(f"""seed AS MATERIALIZED (
+        {union(seed_sources)})""")
         return _final_statement(ctes, "SELECT * FROM seed", pool, with_embeddings, params)
 
     nearest_similarity = (
         "COALESCE((SELECT 1 - max(distance) FROM nearest), 1.0)" if vector is not None else "0.0"
     )
-    # T, and the bonus a page outside the nearest k needs to beat it
-    # (T = -infinity while the seed cannot fill the pool).
-    ctes.append(f"""bound AS MATERIALIZED (
+
+    def bound(name: str, source: str) -> str:
+        """T (the pool-th best score of ``source``; -infinity while it cannot fill
+        the pool) and the gap: the bonus a page outside the nearest k needs to beat T."""
+        return f"""{name} AS MATERIALIZED (
         SELECT t.score AS t, t.score - {w_sim!r} * {nearest_similarity} AS gap
-        FROM (SELECT COALESCE((SELECT score FROM seed ORDER BY score DESC
-                               OFFSET {pool - 1} LIMIT 1), '-Infinity') AS score) t)""")
-    if hot is not None:
-        params["hot_edge"] = _hot_edge_bonus(config, prepared, hot, now, w_fresh, w_pop)
-        ctes.append(f"""proof AS MATERIALIZED (
+        FROM (SELECT COALESCE((SELECT score FROM {source} ORDER BY score DESC
+                               OFFSET {pool - 1} LIMIT 1), '-Infinity') AS score) t)"""
+
+    def proof(name: str, bound_name: str, hot_source: str, hot_k: int) -> str:
+        """Nothing outside ``hot_source`` and the seed can beat T: pages outside
+        the tier have at most the edge bonus, tier pages beyond the ``hot_k``
+        nearest are no more similar than the last of them, and every page
+        embedded since the refresh was read."""
+        return f"""{name} AS MATERIALIZED (
         SELECT b.gap >= %(hot_edge)s
-           AND ((SELECT count(*) FROM hot_nearest) < {k}
-                OR b.t >= {w_sim!r} * (SELECT 1 - max(distance) FROM hot_nearest)
+           AND ((SELECT count(*) FROM {hot_source}) < {hot_k}
+                OR b.t >= {w_sim!r} * (SELECT 1 - max(distance) FROM {hot_source})
                           + {bonus_max!r})
            AND (SELECT count(*) FROM recent) < {window} AS holds
-        FROM bound b)""")
-        run_fallback = "NOT (SELECT holds FROM proof)"
+        FROM {bound_name} b)"""
+
+    if hot is not None:
+        params["hot_edge"] = _hot_edge_bonus(config, prepared, hot, now, w_fresh, w_pop)
+        deeper = HOT_DEEPER_FACTOR * k
+        ctes.append(f"""seed AS MATERIALIZED (
+        {union(seed_sources)})""")
+        ctes.append(bound("seed_bound", "seed"))
+        ctes.append(proof("seed_proof", "seed_bound", "hot_nearest", k))
+        # Many tier pages close to the reader (a busy topic): read deeper into
+        # the tier before falling back to the range scans.
+        ctes.append(f"""hot_deeper AS MATERIALIZED (
+        SELECT h.embedding <=> %(q)s::vector AS distance, {scored()}
+        FROM {_table(HotPage)} h
+        JOIN {joined} ON e.page_id = h.page_id
+        WHERE NOT (SELECT holds FROM seed_proof) AND {where}
+        ORDER BY h.embedding <=> %(q)s::vector
+        LIMIT {deeper})""")
+        ctes.append(f"""candidates AS MATERIALIZED (
+        {union([*seed_sources, "hot_deeper"])})""")
+        ctes.append(bound("bound", "candidates"))
+        ctes.append(
+            proof("deeper_proof", "bound", "hot_deeper", deeper).replace(
+                "SELECT b.gap", "SELECT (SELECT holds FROM seed_proof) OR b.gap", 1
+            )
+        )
+        run_fallback = "NOT (SELECT holds FROM deeper_proof)"
+        completeness = """CASE WHEN (SELECT holds FROM seed_proof) THEN 'hot tier'
+            WHEN (SELECT holds FROM deeper_proof) THEN 'hot tier, deeper'
+            ELSE 'fallback' END"""
     else:
+        ctes.append(f"""candidates AS MATERIALIZED (
+        {union(seed_sources)})""")
+        ctes.append(bound("bound", "candidates"))
         run_fallback = "true"
+        completeness = "'fallback'::text"
 
     tails = []
     if w_fresh > 0:
@@ -699,15 +752,14 @@ def ranking_statement(
                END AS published_after
         FROM (SELECT {g} AS g FROM bound b) x)""")
         ctes.append(f"""fresh_tail AS MATERIALIZED (
-        SELECT e.page_id FROM {table} e
-        LEFT JOIN {popularity_table} p ON p.page_id = e.page_id
+        SELECT {scored()} FROM {joined}
         WHERE {run_fallback} AND {where}
           AND e.first_published_at > (SELECT published_after FROM fresh_cutoff)
-          AND e.page_id NOT IN (SELECT page_id FROM seed)
+          AND e.page_id NOT IN (SELECT page_id FROM candidates)
           AND {bonus} > (SELECT gap FROM bound)
         ORDER BY e.first_published_at DESC
         LIMIT {window})""")
-        tails.append("SELECT page_id FROM fresh_tail")
+        tails.append("fresh_tail")
     if popularity_source and w_pop > 0:
         g = f"GREATEST(b.gap / {bonus_max!r}, (b.gap - {w_fresh!r}) / {w_pop!r})"
         # A stored counter only decays: popularity > g needs score > e^(g·norm) - 1.
@@ -718,20 +770,19 @@ def ranking_statement(
                END AS score_above
         FROM (SELECT {g} AS g FROM bound b) x)""")
         ctes.append(f"""popular_tail AS MATERIALIZED (
-        SELECT p.page_id FROM {popularity_table} p
+        SELECT {scored()} FROM {popularity_table} p
         JOIN {table} e ON e.page_id = p.page_id
         WHERE {run_fallback} AND {where}
           AND p.score > (SELECT score_above FROM popular_cutoff)
-          AND p.page_id NOT IN (SELECT page_id FROM seed)
+          AND p.page_id NOT IN (SELECT page_id FROM candidates)
           AND {bonus} > (SELECT gap FROM bound)
         ORDER BY p.score DESC
         LIMIT {window})""")
-        tails.append("SELECT page_id FROM popular_tail")
+        tails.append("popular_tail")
     ctes.append(f"""tail AS MATERIALIZED (
-        SELECT t.*, {with_score("t")} AS score
-        FROM ({scored(" UNION ".join(tails))}) t)""")
-    rows = "SELECT * FROM seed UNION ALL SELECT * FROM tail"
-    return _final_statement(ctes, rows, pool, with_embeddings, params)
+        {union(tails)})""")
+    rows = "SELECT * FROM candidates UNION ALL SELECT * FROM tail"
+    return _final_statement(ctes, rows, pool, with_embeddings, params, completeness)
 
 
 def _hot_edge_bonus(
@@ -757,13 +808,18 @@ def _hot_edge_bonus(
 
 
 def _final_statement(
-    ctes: list[str], rows: str, pool: int, with_embeddings: bool, params: dict
+    ctes: list[str],
+    rows: str,
+    pool: int,
+    with_embeddings: bool,
+    params: dict,
+    completeness: str = "NULL::text",
 ) -> RankingStatement:
     embedding_select = ", r.embedding::text" if with_embeddings else ""
     sql = f"""
     WITH {", ".join(ctes)}
     SELECT r.page_id, r.content_type_id, r.path, r.similarity, r.freshness, r.popularity,
-        r.score{embedding_select}
+        r.score, {completeness}{embedding_select}
     FROM ({rows}) r
     ORDER BY r.score DESC, r.page_id
     LIMIT {pool}

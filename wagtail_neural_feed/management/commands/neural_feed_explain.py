@@ -62,6 +62,11 @@ class Command(BaseCommand):
                     "or the planner preferred another plan; run ANALYZE if the table is new)."
                 )
             )
+        if pages and pages[0].recommendation.completeness:
+            self.stdout.write(
+                f"Complete by: {pages[0].recommendation.completeness} "
+                "(how the ranking showed no page left out could have made the list)."
+            )
         self.stdout.write(f"\n{len(pages)} pages:")
         for page in pages:
             r = page.recommendation
