@@ -41,3 +41,10 @@ class ModelLikesFeed(Feed):
         "user_field": "user",
         "page_field": "page",
     }
+
+
+class SlowFreshnessFeed(Feed):
+    """Freshness fading over months: a 90-day hot tier does not cover it."""
+
+    slug = "slow-freshness"
+    freshness_half_life_days = 60

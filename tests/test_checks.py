@@ -71,3 +71,15 @@ def test_broken_feeds_are_E006():
             messages = checks.check_feeds()
         assert ids(messages) == ["wagtail_neural_feed.E006"], path
         assert words in messages[0].msg, (path, messages[0].msg)
+
+
+def test_hot_tier_too_short_for_a_feed_is_W002():
+    with feeds_setting("tests.feeds.ArticlesFeed", "tests.feeds.SlowFreshnessFeed"):
+        messages = checks.check_hot_tier()
+        assert ids(messages) == ["wagtail_neural_feed.W002"]
+        assert "'slow-freshness'" in messages[0].msg
+        assert "300" in messages[0].hint  # five 60-day half-lives
+    with override_settings(
+        WAGTAIL_NEURAL_FEED={"FEEDS": ["tests.feeds.SlowFreshnessFeed"], "HOT_FRESH_DAYS": 300}
+    ):
+        assert checks.check_hot_tier() == []

@@ -170,3 +170,38 @@ def check_feeds(app_configs=None, **kwargs):
                 )
             )
     return errors
+
+
+#: Freshness at the hot tier's edge above which lists often need the fallback.
+HOT_EDGE_FRESHNESS = 0.05
+
+
+@register()
+def check_hot_tier(app_configs=None, **kwargs):
+    """W002: the hot tier covers each feed's fresh pages (else lists use the slow fallback)."""
+    from .feeds import registered_feeds
+
+    if not neural_feed_settings.HOT_TIER:
+        return []
+    try:
+        feeds = registered_feeds()
+    except NeuralFeedError:
+        return []  # reported by E006
+    days = float(neural_feed_settings.HOT_FRESH_DAYS)
+    warnings = []
+    for slug, config in feeds.items():
+        if config.freshness_weight <= 0:
+            continue
+        edge = 2 ** (-days / config.freshness_half_life_days)
+        if edge > HOT_EDGE_FRESHNESS:
+            warnings.append(
+                Warning(
+                    f"Feed {slug!r}: a page {days:g} days old (the hot tier's edge) still has "
+                    f"freshness {edge:.2f} with its {config.freshness_half_life_days:g}-day "
+                    "half-life, so its lists will often need the slower fallback scans.",
+                    hint="Set WAGTAIL_NEURAL_FEED['HOT_FRESH_DAYS'] to at least "
+                    f"{5 * config.freshness_half_life_days:g} (five half-lives).",
+                    id="wagtail_neural_feed.W002",
+                )
+            )
+    return warnings

@@ -41,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
     # --- ranking -----------------------------------------------------------
     # Database alias for ranking reads (e.g. a replica); None = "default".
     "READ_DATABASE": None,
-    "HNSW_EF_SEARCH": 100,
+    "HNSW_EF_SEARCH": 40,
     "HNSW_MAX_SCAN_TUPLES": 20000,
     # Run the ranking statements as prepared statements (planned once per
     # connection). Turn off behind a pooler that cannot keep them (PgBouncer
