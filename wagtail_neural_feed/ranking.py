@@ -186,7 +186,7 @@ def run_statement(
         rows = cursor.fetchall() if many else [cursor.fetchone()]
     if connection.queries_logged:
         connection.queries_log.append(
-            {"sql": sql, "time": f"{time.monotonic() - started:.3f}", "params": params}
+            {"sql": sql, "time": f"{time.monotonic() - started:.6f}", "params": params}
         )
     return rows
 
