@@ -4,13 +4,16 @@ profile updates queued to Redis (their workers would run on other machines)."""
 import os
 
 from benchmarks.settings import *  # noqa: F403
+from benchmarks.settings import BENCH_SERVER_SETTINGS
 from tests.settings import BASE_DIR
 from wagtail_neural_feed.database import database_config
 
 DATABASES = {
     "default": {
         **database_config(
-            data_dir=BASE_DIR / ".pgdata", name=os.environ.get("NEURAL_FEED_INGEST_DB", "nf_ingest")
+            data_dir=BASE_DIR / ".pgbench",
+            name=os.environ.get("NEURAL_FEED_INGEST_DB", "nf_ingest"),
+            server_settings=BENCH_SERVER_SETTINGS,
         ),
         "CONN_MAX_AGE": 600,
     }
