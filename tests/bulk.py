@@ -94,13 +94,14 @@ def bulk_embeddings(page_ids: Sequence[int], vectors: np.ndarray) -> None:
     )
     by_id = {row[0]: row for row in rows}
     now = timezone.now()
-    # Embedded a while ago, as a site's pages are (not "since the hot tier's refresh").
+    # Embedded (and last written) a while ago, as a site's pages are: not "changed
+    # since the hot tier's refresh".
     embedded = now - timedelta(hours=1)
     params = []
     for page_id, vector in zip(page_ids, vectors, strict=True):
         _, path, ct, locale_id, first, last = by_id[page_id]
         params.append(
-            (page_id, vector_literal(vector), path, ct, locale_id, first, last, now, now, embedded)
+            (page_id, vector_literal(vector), path, ct, locale_id, first, last, now, embedded, embedded)
         )
     table = PageEmbedding._meta.db_table
     with connection.cursor() as cursor:

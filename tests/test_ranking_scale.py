@@ -7,6 +7,7 @@ building 20 000 pages and their HNSW index entries takes tens of seconds.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -22,7 +23,13 @@ from tests.conftest import publish
 from tests.factories import ArticlePageFactory, HomePageFactory, SectionPageFactory
 from tests.test_ranking import ids, make_reader, unit
 from wagtail_neural_feed import Feed, FeedConfig, explain, recommend
-from wagtail_neural_feed.models import PageEmbedding, PagePopularity, Reader, ReaderProfile
+from wagtail_neural_feed.models import (
+    HotPage,
+    PageEmbedding,
+    PagePopularity,
+    Reader,
+    ReaderProfile,
+)
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +60,7 @@ def big_world(django_db_setup, django_db_blocker):
         try:
             yield {
                 "home": home,
+                "bulk": bulk_root,
                 "reader": reader,
                 "rare": rare,
                 "rare_ids": set(rare_ids),
@@ -171,13 +179,12 @@ BONUS_FEED = FeedConfig(
 )
 
 
-def exact_top(reader, config: FeedConfig, now, *, limit: int = 10) -> list[int]:
-    """The formula over every live page of the site, in numpy: the ground truth."""
-    rows = list(
-        PageEmbedding.objects.filter(live=True, status="ready").values_list(
-            "page_id", "embedding", "first_published_at"
-        )
-    )
+def exact_top(reader, config: FeedConfig, now, *, limit: int = 10, under=None) -> list[int]:
+    """The formula over every live page of the site (or ``under`` a page), in numpy."""
+    rows = PageEmbedding.objects.filter(live=True, status="ready")
+    if under is not None:
+        rows = rows.filter(path__startswith=under.path)
+    rows = list(rows.values_list("page_id", "embedding", "first_published_at"))
     page_ids = np.array([row[0] for row in rows])
     vectors = np.stack([unit(row[1]) for row in rows])
     ages = np.array([max(0.0, (now - row[2]).total_seconds()) for row in rows])
@@ -205,7 +212,7 @@ def exact_top(reader, config: FeedConfig, now, *, limit: int = 10) -> list[int]:
 
 def test_hot_tier_holds_recent_and_popular_pages_and_drops_the_rest(db, big_world):
     from wagtail_neural_feed.hot import refresh_hot_tier
-    from wagtail_neural_feed.models import HotPage, HotTier
+    from wagtail_neural_feed.models import HotTier
 
     with override_settings(WAGTAIL_NEURAL_FEED={"HOT_FRESH_DAYS": 10, "HOT_POPULARITY": 0.5}):
         count = refresh_hot_tier()
@@ -265,10 +272,28 @@ def test_a_page_embedded_after_the_refresh_is_ranked(db, big_world):
     # Close to the reader and brand new: it must top the list, though it is not in the tier.
     PageEmbedding.objects.filter(page_id=article.pk).update(
         embedding=ReaderProfile.objects.get(reader=reader).vector,
-        embedded_at=timezone.now(),
+        updated_at=timezone.now(),
     )
     now = timezone.now()
     result = recommend(reader, feed=BONUS_FEED, limit=10, now=now)
     assert ids(result)[0] == article.pk
     assert ids(result) == exact_top(reader, BONUS_FEED, now)
     assert result[0].recommendation.completeness.startswith("hot tier")
+
+
+def test_tier_pages_unpublished_or_moved_after_the_refresh_are_not_shown(db, big_world):
+    """The tier's copy is stale for them; the page's own row decides."""
+    from wagtail_neural_feed.hot import refresh_hot_tier
+
+    reader = big_world["reader"]
+    refresh_hot_tier()
+    before = recommend(reader, feed=BONUS_FEED, limit=10)
+    gone, moved = before[0], before[1]
+    gone.specific.unpublish()
+    moved.specific.move(big_world["rare"], pos="last-child")
+    assert HotPage.objects.filter(page_id__in=[gone.pk, moved.pk]).count() == 2  # stale copies
+    BulkFeed = replace(BONUS_FEED, slug="bulk-only", root_page_id=big_world["bulk"].pk)
+    now = timezone.now()
+    after = recommend(reader, feed=BulkFeed, limit=10, now=now)
+    assert gone.pk not in ids(after) and moved.pk not in ids(after)
+    assert ids(after) == exact_top(reader, BulkFeed, now, under=big_world["bulk"])

@@ -6,7 +6,9 @@ published within ``HOT_FRESH_DAYS``, or its stored counter is above the
 ``HOT_POPULARITY`` share (log-scaled) of the top counter. Liveness and
 visibility are not part of the rule: ranking joins ``PageEmbedding`` and
 filters there, so a page unpublished or restricted since the refresh is never
-shown, and one published again is still covered.
+shown, and one published again is still covered. The tier copies the columns
+ranking filters and scores on; a page whose row changes after the refresh is
+read from ``PageEmbedding`` instead (every write to it sets ``updated_at``).
 """
 
 from __future__ import annotations
@@ -23,10 +25,22 @@ from .models import HotPage, HotTier, PageEmbedding, PagePopularity
 
 logger = logging.getLogger(__name__)
 
-#: Pages embedded this long before a refresh began are read from
-#: ``PageEmbedding`` by ranking anyway: covers embedding transactions that
-#: commit while the refresh runs.
+#: Rows changed this long before a refresh began are read from
+#: ``PageEmbedding`` by ranking anyway: covers writes that commit while the
+#: refresh runs, and clocks of app servers and database a little apart.
 IN_FLIGHT_MARGIN = timedelta(minutes=1)
+
+#: PageEmbedding columns the tier keeps (ranking filters and scores on them).
+COPIED_COLUMNS = (
+    "embedding",
+    "status",
+    "live",
+    "view_restricted",
+    "locale_id",
+    "path",
+    "content_type_id",
+    "first_published_at",
+)
 
 
 def refresh_hot_tier(*, now: datetime | None = None) -> int:
@@ -55,16 +69,23 @@ def refresh_hot_tier(*, now: datetime | None = None) -> int:
                 WHERE e.page_id = h.page_id AND {belongs})""",
             params,
         )
-        # Unchanged vectors are not rewritten: no dead tuples in the HNSW index.
+        # Unchanged rows are not rewritten: no dead tuples in the HNSW index.
+        columns = ", ".join(COPIED_COLUMNS)
         cursor.execute(
-            f"""INSERT INTO {hot} (page_id, embedding)
-            SELECT e.page_id, e.embedding FROM {embeddings} e
+            f"""INSERT INTO {hot} (page_id, {columns})
+            SELECT e.page_id, {", ".join(f"e.{c}" for c in COPIED_COLUMNS)}
+            FROM {embeddings} e
             LEFT JOIN {popularity} p ON p.page_id = e.page_id
             WHERE {belongs}
-            ON CONFLICT (page_id) DO UPDATE SET embedding = EXCLUDED.embedding
-            WHERE {hot}.embedding IS DISTINCT FROM EXCLUDED.embedding""",
+            ON CONFLICT (page_id) DO UPDATE SET
+                {", ".join(f"{c} = EXCLUDED.{c}" for c in COPIED_COLUMNS)}
+            WHERE ({", ".join(f"{hot}.{c}" for c in COPIED_COLUMNS)})
+                IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in COPIED_COLUMNS)})""",
             params,
         )
+        # Fresh statistics, or the planner may scan the tier instead of
+        # searching its HNSW index (and cached plans are rebuilt).
+        cursor.execute(f"ANALYZE {hot}")
         pages = HotPage.objects.count()
         HotTier.objects.update_or_create(
             id=1,

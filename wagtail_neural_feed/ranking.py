@@ -554,7 +554,7 @@ def ranking_statement(
     * **Seed**: the ``k`` nearest eligible pages (HNSW), the few freshest and
       most popular eligible pages, and, from the hot tier, the ``k`` nearest
       hot pages (recent or popular, a second small HNSW index) plus the pages
-      embedded since the tier's last refresh. All scored in full.
+      changed since the tier's last refresh. All scored in full.
     * **Bound**: a page outside the nearest ``k`` is at most as similar as
       the ``k``-th (``s_k``). Outside the hot tier its bonus is at most
       ``h`` (the bonus of a page as old as the tier's edge, as popular as its
@@ -627,6 +627,17 @@ def ranking_statement(
         FROM ({rows}) u"""
 
     # Every source scores its own rows: each page's embedding row is read once.
+    def hot_search(name: str, limit: int, condition: str) -> str:
+        """The ``limit`` nearest eligible tier pages not changed since the refresh."""
+        return f"""{name} AS MATERIALIZED (
+        SELECT e.embedding <=> %(q)s::vector AS distance, {scored()}
+        FROM {_table(HotPage)} e
+        LEFT JOIN {popularity_table} p ON p.page_id = e.page_id
+        WHERE {condition} AND {where}
+          AND e.page_id NOT IN (SELECT page_id FROM changed)
+        ORDER BY e.embedding <=> %(q)s::vector
+        LIMIT {limit})"""
+
     ctes, seed_sources = [], []
     joined = f"{table} e LEFT JOIN {popularity_table} p ON p.page_id = e.page_id"
     if vector is not None:
@@ -660,19 +671,19 @@ def ranking_statement(
     if hot is not None:
         # A constant, like the scope: it changes only when the tier is refreshed.
         refreshed = hot.refreshed_at.isoformat()
-        # Searched by the tier's copy of the vector, scored by the page's own.
-        ctes.append(f"""hot_nearest AS MATERIALIZED (
-        SELECT h.embedding <=> %(q)s::vector AS distance, {scored()}
-        FROM {_table(HotPage)} h
-        JOIN {joined} ON e.page_id = h.page_id
-        WHERE {where}
-        ORDER BY h.embedding <=> %(q)s::vector
-        LIMIT {k})""")
+        # Rows written since the refresh: their tier copy may be stale, so
+        # they are skipped in the tier and read (and scored) from PageEmbedding.
+        ctes.append(f"""changed AS MATERIALIZED (
+        SELECT e.page_id FROM {table} e
+        WHERE e.updated_at > '{refreshed}'::timestamptz
+        ORDER BY e.updated_at DESC
+        LIMIT {window})""")
         ctes.append(f"""recent AS MATERIALIZED (
         SELECT {scored()} FROM {joined}
-        WHERE {where} AND e.embedded_at > '{refreshed}'::timestamptz
-        ORDER BY e.embedded_at DESC
-        LIMIT {window})""")
+        WHERE e.page_id IN (SELECT page_id FROM changed) AND {where})""")
+        # The tier has PageEmbedding's column names: the same filters and
+        # scores apply to it, aliased "e", without reading the large table.
+        ctes.append(hot_search("hot_nearest", k, "true"))
         seed_sources += ["hot_nearest", "recent"]
     if bonus_max <= 0:
         ctes.append(f"""seed AS MATERIALIZED (
@@ -695,13 +706,13 @@ def ranking_statement(
         """Nothing outside ``hot_source`` and the seed can beat T: pages outside
         the tier have at most the edge bonus, tier pages beyond the ``hot_k``
         nearest are no more similar than the last of them, and every page
-        embedded since the refresh was read."""
+        changed since the refresh was read."""
         return f"""{name} AS MATERIALIZED (
         SELECT b.gap >= %(hot_edge)s
            AND ((SELECT count(*) FROM {hot_source}) < {hot_k}
                 OR b.t >= {w_sim!r} * (SELECT 1 - max(distance) FROM {hot_source})
                           + {bonus_max!r})
-           AND (SELECT count(*) FROM recent) < {window} AS holds
+           AND (SELECT count(*) FROM changed) < {window} AS holds
         FROM {bound_name} b)"""
 
     if hot is not None:
@@ -713,13 +724,7 @@ def ranking_statement(
         ctes.append(proof("seed_proof", "seed_bound", "hot_nearest", k))
         # Many tier pages close to the reader (a busy topic): read deeper into
         # the tier before falling back to the range scans.
-        ctes.append(f"""hot_deeper AS MATERIALIZED (
-        SELECT h.embedding <=> %(q)s::vector AS distance, {scored()}
-        FROM {_table(HotPage)} h
-        JOIN {joined} ON e.page_id = h.page_id
-        WHERE NOT (SELECT holds FROM seed_proof) AND {where}
-        ORDER BY h.embedding <=> %(q)s::vector
-        LIMIT {deeper})""")
+        ctes.append(hot_search("hot_deeper", deeper, "NOT (SELECT holds FROM seed_proof)"))
         ctes.append(f"""candidates AS MATERIALIZED (
         {union([*seed_sources, "hot_deeper"])})""")
         ctes.append(bound("bound", "candidates"))

@@ -94,12 +94,8 @@ class PageEmbedding(models.Model):
                 name="neural_feed_emb_fresh",
                 condition=Q(live=True, status="ready"),
             ),
-            # Ranking reads pages embedded since the hot tier's last refresh.
-            models.Index(
-                fields=["-embedded_at"],
-                name="neural_feed_emb_recent",
-                condition=Q(live=True, status="ready"),
-            ),
+            # Ranking reads the rows changed since the hot tier's last refresh.
+            models.Index(fields=["-updated_at"], name="neural_feed_emb_changed"),
         ]
 
     def __str__(self) -> str:

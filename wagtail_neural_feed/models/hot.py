@@ -6,8 +6,11 @@ them, and finding those among every page would mean scoring thousands of rows
 per list. The hot tier keeps a copy of the embeddings of the pages whose
 bonus can matter (published recently, or with a popularity counter above a
 threshold) in a small table with its own HNSW index, so the ranking asks it
-for its nearest pages too. Rebuilt with the popularity counters (the sweep);
-pages changed since then are read from ``PageEmbedding`` directly.
+for its nearest pages too. The rows carry the columns ranking filters and
+scores on, copied from ``PageEmbedding`` (same names), so searching the tier
+never reads the large table. Rebuilt with the popularity counters (the
+sweep); pages whose ``PageEmbedding`` row changed since then (any write sets
+``updated_at``) are skipped in the tier and read from ``PageEmbedding``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,14 @@ class HotPage(models.Model):
         PAGE_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
     embedding = embedding_field()
+    # As in PageEmbedding at the last refresh.
+    status = models.CharField(max_length=16)
+    live = models.BooleanField()
+    view_restricted = models.BooleanField()
+    locale_id = models.BigIntegerField(null=True)
+    path = models.CharField(max_length=255, db_collation="C")
+    content_type_id = models.IntegerField()
+    first_published_at = models.DateTimeField(null=True)
 
     class Meta:
         verbose_name = _("hot page")
@@ -47,7 +58,7 @@ class HotTier(models.Model):
     """What the hot pages cover, as of their last refresh (a single row)."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    #: Pages embedded after this instant are not in the tier; ranking reads them directly.
+    #: Pages whose PageEmbedding row changed after this instant are read from it directly.
     refreshed_at = models.DateTimeField()
     #: Every page first published after this is in the tier.
     fresh_after = models.DateTimeField()
