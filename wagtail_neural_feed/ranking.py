@@ -552,8 +552,8 @@ def ranking_statement(
     proves inside SQL that no page left out could have made the list.
 
     * **Seed**: the ``k`` nearest eligible pages (HNSW), the few freshest and
-      most popular eligible pages, and, from the hot tier, the ``k`` nearest
-      hot pages (recent or popular, a second small HNSW index) plus the pages
+      most popular eligible pages, and, from the hot tier, the
+      ``max(20, 2·pool)`` nearest hot pages (recent or popular, a second small HNSW index) plus the pages
       changed since the tier's last refresh. All scored in full.
     * **Bound**: a page outside the nearest ``k`` is at most as similar as
       the ``k``-th (``s_k``). Outside the hot tier its bonus is at most
@@ -575,6 +575,9 @@ def ranking_statement(
     cold = prepared.profile is None
     pool = int(pool or limit)
     k = int(candidate_count(config, limit))
+    # The tier is small: its first search needs only the hot pages close to
+    # the reader; a busy topic is read deeper (see below).
+    hot_k = max(20, 2 * pool)
     seed_size = max(2 * limit, 20)
     window = max(int(neural_feed_settings.CANDIDATE_WINDOW), pool)
     w_sim = float(config.similarity_weight) if vector is not None else 0.0
@@ -683,7 +686,7 @@ def ranking_statement(
         WHERE e.page_id IN (SELECT page_id FROM changed) AND {where})""")
         # The tier has PageEmbedding's column names: the same filters and
         # scores apply to it, aliased "e", without reading the large table.
-        ctes.append(hot_search("hot_nearest", k, "true"))
+        ctes.append(hot_search("hot_nearest", hot_k, "true"))
         seed_sources += ["hot_nearest", "recent"]
     if bonus_max <= 0:
         ctes.append(f"""seed AS MATERIALIZED (
@@ -717,11 +720,11 @@ def ranking_statement(
 
     if hot is not None:
         params["hot_edge"] = _hot_edge_bonus(config, prepared, hot, now, w_fresh, w_pop)
-        deeper = HOT_DEEPER_FACTOR * k
+        deeper = HOT_DEEPER_FACTOR * hot_k
         ctes.append(f"""seed AS MATERIALIZED (
         {union(seed_sources)})""")
         ctes.append(bound("seed_bound", "seed"))
-        ctes.append(proof("seed_proof", "seed_bound", "hot_nearest", k))
+        ctes.append(proof("seed_proof", "seed_bound", "hot_nearest", hot_k))
         # Many tier pages close to the reader (a busy topic): read deeper into
         # the tier before falling back to the range scans.
         ctes.append(hot_search("hot_deeper", deeper, "NOT (SELECT holds FROM seed_proof)"))
