@@ -832,4 +832,7 @@ def _final_statement(
     ORDER BY r.score DESC, r.page_id
     LIMIT {pool}
     """
-    return RankingStatement(sql=sql, params=params)
+    # One line, single spaces: a third shorter, and psycopg parses the text of
+    # every execution for its placeholders. (No comments or multi-space
+    # literals in the statement, so nothing changes meaning.)
+    return RankingStatement(sql=" ".join(sql.split()), params=params)
