@@ -551,17 +551,19 @@ def ranking_statement(
     The statement ranks exactly, up to the HNSW searches' own recall: it
     proves inside SQL that no page left out could have made the list.
 
-    * **Seed**: the ``k`` nearest eligible pages (HNSW), the few freshest and
-      most popular eligible pages, and, from the hot tier, the
-      ``max(20, 2·pool)`` nearest hot pages (recent or popular, a second small HNSW index) plus the pages
-      changed since the tier's last refresh. All scored in full.
+    * **Seed**: the ``k`` nearest eligible pages (HNSW) and, from the hot
+      tier (recent or popular pages, a second small HNSW index), the
+      ``max(20, 2·pool)`` nearest tier pages plus the pages changed since the
+      tier's last refresh; without a tier, the few freshest and most popular
+      eligible pages instead. All scored in full.
     * **Bound**: a page outside the nearest ``k`` is at most as similar as
       the ``k``-th (``s_k``). Outside the hot tier its bonus is at most
       ``h`` (the bonus of a page as old as the tier's edge, as popular as its
       threshold); inside, at most every bonus. So when the ``pool``-th seed
       score ``T`` is at least ``w_sim·s_k + h`` and at least
-      ``w_sim·s'_k + w_fresh + w_pop`` (``s'_k``: the ``k``-th nearest hot
-      page), the seed holds the whole list.
+      ``w_sim·s' + w_fresh + w_pop`` (``s'``: the last tier page read), the
+      seed holds the whole list. If only the second test fails, the tier is
+      read four times deeper and the test repeated.
     * **Fallback**, run only when that proof fails (or there is no hot
       tier): the pages whose bonus alone exceeds ``T - w_sim·s_k`` are two
       index range scans (published after a cut-off, counter above a
@@ -747,6 +749,18 @@ def ranking_statement(
         run_fallback = "true"
         completeness = "'fallback'::text"
 
+    def range_tail(name: str, source: str, condition: str, order: str) -> str:
+        """Eligible pages not yet candidates whose bonus alone beats the gap,
+        walked along an index (``order``) from where ``condition`` starts."""
+        return f"""{name} AS MATERIALIZED (
+        SELECT {scored()} FROM {source}
+        WHERE {run_fallback} AND {where}
+          AND {condition}
+          AND e.page_id NOT IN (SELECT page_id FROM candidates)
+          AND {bonus} > (SELECT gap FROM bound)
+        ORDER BY {order}
+        LIMIT {window})"""
+
     tails = []
     if w_fresh > 0:
         # Freshness must exceed g (0..1): its share of the gap, and at least
@@ -759,14 +773,14 @@ def ranking_statement(
                     ELSE %(now)s - make_interval(secs => %(fresh_seconds)s * ln(g) / -ln(2))
                END AS published_after
         FROM (SELECT {g} AS g FROM bound b) x)""")
-        ctes.append(f"""fresh_tail AS MATERIALIZED (
-        SELECT {scored()} FROM {joined}
-        WHERE {run_fallback} AND {where}
-          AND e.first_published_at > (SELECT published_after FROM fresh_cutoff)
-          AND e.page_id NOT IN (SELECT page_id FROM candidates)
-          AND {bonus} > (SELECT gap FROM bound)
-        ORDER BY e.first_published_at DESC
-        LIMIT {window})""")
+        ctes.append(
+            range_tail(
+                "fresh_tail",
+                joined,
+                "e.first_published_at > (SELECT published_after FROM fresh_cutoff)",
+                "e.first_published_at DESC",
+            )
+        )
         tails.append("fresh_tail")
     if popularity_source and w_pop > 0:
         g = f"GREATEST(b.gap / {bonus_max!r}, (b.gap - {w_fresh!r}) / {w_pop!r})"
@@ -777,15 +791,14 @@ def ranking_statement(
                     ELSE exp(g * %(pop_norm)s) - 1
                END AS score_above
         FROM (SELECT {g} AS g FROM bound b) x)""")
-        ctes.append(f"""popular_tail AS MATERIALIZED (
-        SELECT {scored()} FROM {popularity_table} p
-        JOIN {table} e ON e.page_id = p.page_id
-        WHERE {run_fallback} AND {where}
-          AND p.score > (SELECT score_above FROM popular_cutoff)
-          AND p.page_id NOT IN (SELECT page_id FROM candidates)
-          AND {bonus} > (SELECT gap FROM bound)
-        ORDER BY p.score DESC
-        LIMIT {window})""")
+        ctes.append(
+            range_tail(
+                "popular_tail",
+                f"{popularity_table} p JOIN {table} e ON e.page_id = p.page_id",
+                "p.score > (SELECT score_above FROM popular_cutoff)",
+                "p.score DESC",
+            )
+        )
         tails.append("popular_tail")
     ctes.append(f"""tail AS MATERIALIZED (
         {union(tails)})""")
