@@ -101,7 +101,18 @@ def bulk_embeddings(page_ids: Sequence[int], vectors: np.ndarray) -> None:
     for page_id, vector in zip(page_ids, vectors, strict=True):
         _, path, ct, locale_id, first, last = by_id[page_id]
         params.append(
-            (page_id, vector_literal(vector), path, ct, locale_id, first, last, now, embedded, embedded)
+            (
+                page_id,
+                vector_literal(vector),
+                path,
+                ct,
+                locale_id,
+                first,
+                last,
+                now,
+                embedded,
+                embedded,
+            )
         )
     table = PageEmbedding._meta.db_table
     with connection.cursor() as cursor:

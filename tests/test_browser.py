@@ -4,6 +4,7 @@ views, reading time and likes reach the database; Do Not Track sends nothing."""
 from __future__ import annotations
 
 import pytest
+from django.db import connections
 from playwright.sync_api import sync_playwright
 
 from tests.conftest import wait_until
@@ -25,6 +26,10 @@ def browser(monkeypatch):
         )
         yield browser
         browser.close()
+        # Queries made between Playwright calls run in Playwright's context, with
+        # their own database connection; close it here, still in that context,
+        # or it outlives the test and blocks dropping the test database.
+        connections.close_all()
 
 
 @pytest.fixture
