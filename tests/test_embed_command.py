@@ -14,6 +14,7 @@ from wagtail.models import Page
 from tests.testapp.models import ArticlePage
 from wagtail_neural_feed.checks import column_dimensions
 from wagtail_neural_feed.models import EmbeddingStatus, PageEmbedding
+from wagtail_neural_feed.models.fields import HOT_HNSW_INDEX, PAGE_HNSW_INDEX
 
 
 def run(*args) -> str:
@@ -82,6 +83,16 @@ def test_rebuild_resizes_columns_when_the_model_dimension_changes(make_article, 
     assert "Resized vector columns to 16 dimensions" in output
     assert column_dimensions() == 16
     assert len(PageEmbedding.objects.get(pk=page.pk).embedding) == 16
+    with connection.cursor() as cursor:  # both HNSW indexes rebuilt, as the models declare them
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN (%s, %s)",
+            [PAGE_HNSW_INDEX, HOT_HNSW_INDEX],
+        )
+        definitions = dict(cursor.fetchall())
+    assert set(definitions) == {PAGE_HNSW_INDEX, HOT_HNSW_INDEX}
+    for definition in definitions.values():
+        assert "USING hnsw (embedding vector_cosine_ops)" in definition
+        assert "m='16'" in definition and "ef_construction='64'" in definition
     # (DDL is transactional in PostgreSQL: the test's rollback restores vector(384))
 
 

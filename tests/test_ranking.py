@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 
@@ -95,6 +96,25 @@ def test_reader_gets_pages_nearest_their_profile(topic_pages):
         >= pages[1].recommendation.score
         >= pages[2].recommendation.score
     )
+
+
+def test_pages_come_back_as_the_orm_loads_them(make_article):
+    """The fetch builds pages from a prepared statement's rows: the same
+    specific objects, field for field, as ``ArticlePage.objects.get``."""
+    page = make_article("Streams", "<p>Intro</p>", body=[("heading", "Rivers and deltas")])
+    set_embedding(page, axis(0))
+    (fetched,) = recommend(make_reader(axis(0)), feed=PureSimilarity, limit=1)
+    loaded = ArticlePage.objects.get(pk=page.pk)
+    assert type(fetched) is ArticlePage and fetched.pk == page.pk
+    assert fetched.body[0].block_type == "heading"  # the StreamField's converter ran
+    assert fetched.body[0].value == "Rivers and deltas"
+    for field in ArticlePage._meta.concrete_fields:
+        ours, orms = field.value_to_string(fetched), field.value_to_string(loaded)
+        if field.name == "body":  # the same blocks; key order differs once a stream is read
+            ours, orms = json.loads(ours), json.loads(orms)
+        assert ours == orms, field.name
+    assert fetched._state.db == "default" and not fetched._state.adding
+    assert fetched.url == loaded.url
 
 
 def test_list_is_full_when_enough_pages_exist(topic_pages):

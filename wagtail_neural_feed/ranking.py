@@ -159,9 +159,9 @@ _EXPLICIT_PREPARATION_ONLY = 2**31 - 1
 
 
 def run_statement(
-    sql: str, params: dict, *, many: bool = True, prepare: bool = True
+    sql: str, params: dict | Sequence, *, many: bool = True, prepare: bool = True
 ) -> list[tuple]:
-    """Run a ranking statement on the read database, bound and prepared server-side.
+    """Run a statement on the read database, bound and prepared server-side.
 
     Django inlines parameters into the SQL text and plans every query anew;
     here the query vector travels once as a parameter, and with

@@ -13,11 +13,9 @@ from django.db import connection, transaction
 
 from .checks import column_dimensions
 from .models import EmbeddingStatus, HotPage, HotTier, PageEmbedding, ReaderProfile
+from .models.fields import HOT_HNSW_INDEX, PAGE_HNSW_INDEX, hnsw_index
 
 logger = logging.getLogger(__name__)
-
-HNSW_INDEX = "neural_feed_embedding_hnsw"
-HOT_HNSW_INDEX = "neural_feed_hot_hnsw"
 
 
 def resize_vector_columns(dimensions: int) -> bool:
@@ -30,7 +28,7 @@ def resize_vector_columns(dimensions: int) -> bool:
     with transaction.atomic(), connection.cursor() as cursor:
         # Deferred foreign-key checks queued in this transaction would block ALTER TABLE.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX}")
+        cursor.execute(f"DROP INDEX IF EXISTS {PAGE_HNSW_INDEX}")
         cursor.execute(f"DROP INDEX IF EXISTS {HOT_HNSW_INDEX}")
         # The hot tier is rebuilt from the new vectors by the next refresh.
         cursor.execute(f"DELETE FROM {HotTier._meta.db_table}")
@@ -48,14 +46,9 @@ def resize_vector_columns(dimensions: int) -> bool:
             [EmbeddingStatus.PENDING],
         )
         cursor.execute(f"UPDATE {profiles} SET stale = true")
-        cursor.execute(
-            f"CREATE INDEX {HNSW_INDEX} ON {embeddings} USING hnsw (embedding vector_cosine_ops) "
-            "WITH (m = 16, ef_construction = 64)"
-        )
-        cursor.execute(
-            f"CREATE INDEX {HOT_HNSW_INDEX} ON {hot} USING hnsw (embedding vector_cosine_ops) "
-            "WITH (m = 16, ef_construction = 64)"
-        )
+        with connection.schema_editor() as editor:
+            editor.add_index(PageEmbedding, hnsw_index(PAGE_HNSW_INDEX))
+            editor.add_index(HotPage, hnsw_index(HOT_HNSW_INDEX))
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
     logger.warning("Resized neural feed vector columns to %d dimensions", dimensions)
     return True

@@ -12,11 +12,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
-from pgvector.django import HnswIndex
 from wagtail.models import Locale
 
 from ..compat import PAGE_MODEL
-from .fields import embedding_field
+from .fields import PAGE_HNSW_INDEX, embedding_field, hnsw_index
 
 
 class EmbeddingStatus(models.TextChoices):
@@ -77,13 +76,7 @@ class PageEmbedding(models.Model):
         verbose_name = _("page embedding")
         verbose_name_plural = _("page embeddings")
         indexes = [
-            HnswIndex(
-                name="neural_feed_embedding_hnsw",
-                fields=["embedding"],
-                m=16,
-                ef_construction=64,
-                opclasses=["vector_cosine_ops"],
-            ),
+            hnsw_index(PAGE_HNSW_INDEX),
             models.Index(fields=["path"], name="neural_feed_emb_path"),
             models.Index(fields=["status", "live"], name="neural_feed_emb_status"),
             # Ranking's "freshest" candidates: walked newest first, filtered

@@ -1,11 +1,19 @@
-"""The vector column type, sized by the ``DIMENSIONS`` setting."""
+"""The vector column type, sized by the ``DIMENSIONS`` setting, and its HNSW index."""
 
 from __future__ import annotations
 
 from django.conf import settings
-from pgvector.django import VectorField
+from pgvector.django import HnswIndex, VectorField
 
 DEFAULT_DIMENSIONS = 384
+
+#: HNSW build parameters, shared by every vector index (pages and the hot tier)
+#: so both searches trade recall for speed the same way.
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 64
+
+PAGE_HNSW_INDEX = "neural_feed_embedding_hnsw"
+HOT_HNSW_INDEX = "neural_feed_hot_hnsw"
 
 
 def embedding_dimensions() -> int:
@@ -20,3 +28,14 @@ def embedding_dimensions() -> int:
 
 def embedding_field(**kwargs) -> VectorField:
     return VectorField(dimensions=embedding_dimensions(), **kwargs)
+
+
+def hnsw_index(name: str) -> HnswIndex:
+    """A cosine HNSW index on the ``embedding`` column."""
+    return HnswIndex(
+        name=name,
+        fields=["embedding"],
+        m=HNSW_M,
+        ef_construction=HNSW_EF_CONSTRUCTION,
+        opclasses=["vector_cosine_ops"],
+    )

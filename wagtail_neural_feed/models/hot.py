@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from pgvector.django import HnswIndex
 
 from ..compat import PAGE_MODEL
-from .fields import embedding_field
+from .fields import HOT_HNSW_INDEX, embedding_field, hnsw_index
 
 
 class HotPage(models.Model):
@@ -40,15 +39,7 @@ class HotPage(models.Model):
     class Meta:
         verbose_name = _("hot page")
         verbose_name_plural = _("hot pages")
-        indexes = [
-            HnswIndex(
-                name="neural_feed_hot_hnsw",
-                fields=["embedding"],
-                m=16,
-                ef_construction=64,
-                opclasses=["vector_cosine_ops"],
-            )
-        ]
+        indexes = [hnsw_index(HOT_HNSW_INDEX)]
 
     def __str__(self) -> str:
         return f"Hot page {self.page_id}"

@@ -13,8 +13,7 @@ from wagtail.models import Page
 from ...api import explain, recommend
 from ...exceptions import NeuralFeedError
 from ...models import Reader
-
-HNSW_INDEX = "neural_feed_embedding_hnsw"
+from ...models.fields import PAGE_HNSW_INDEX as HNSW_INDEX
 
 
 class Command(BaseCommand):
