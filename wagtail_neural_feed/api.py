@@ -26,6 +26,7 @@ from . import diversity, ranking
 from .exceptions import InvalidRecommendationRequest
 from .feeds import DEFAULT_FEED_SLUG, Feed, FeedConfig, get_feed_config
 from .models import Reader
+from .statements import read_alias, run_statement
 
 logger = logging.getLogger(__name__)
 
@@ -212,7 +213,7 @@ def fetch_pages(rows: list[ranking.RankedRow], *, feed: str = DEFAULT_FEED_SLUG)
     for row in rows:
         by_type[row.content_type_id].append(row.page_id)
     pages: dict[int, Page] = {}
-    alias = ranking.read_alias()
+    alias = read_alias()
     for content_type_id, ids in by_type.items():
         model = ContentType.objects.get_for_id(content_type_id).model_class()
         if model is None:  # a page type whose code was removed
@@ -250,7 +251,7 @@ def _live_pages(model: type[Page], alias: str, ids: list[int]) -> Iterable[Page]
     compiled = _compiled_live_pages(model, alias)
     if compiled is None:
         return model._default_manager.db_manager(alias).filter(pk__in=ids, live=True).order_by()
-    rows = ranking.run_statement(compiled.sql, [*compiled.params, ids])
+    rows = run_statement(compiled.sql, [*compiled.params, ids])
     connection = connections[alias]
     pages = []
     for row in rows:

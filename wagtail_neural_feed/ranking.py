@@ -20,7 +20,6 @@ so nothing the reader may not see can enter the list.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,6 +46,7 @@ from .models import (
     Reader,
     ReaderProfile,
 )
+from .statements import QueryVector, parse_vector, read_alias, run_statement
 
 SECONDS_PER_DAY = 86400.0
 #: When the hot tier's first k nearest pages cannot settle the list, read this
@@ -118,15 +118,6 @@ class RankedRow:
     completeness: str = ""
 
 
-def parse_vector(value) -> np.ndarray | None:
-    """pgvector's text form ("[1,2,3]") or an array → float32 array."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return np.array(value[1:-1].split(","), dtype=np.float32)
-    return np.asarray(value, dtype=np.float32)
-
-
 def vector_literal(vector: np.ndarray) -> str:
     values = np.asarray(vector, dtype=np.float64).tolist()
     # %-formatting of plain floats is twice as fast as format() over numpy scalars.
@@ -140,55 +131,12 @@ def normalise(vector: np.ndarray) -> np.ndarray | None:
     return (vector / norm).astype(np.float32)
 
 
-def read_alias() -> str:
-    return neural_feed_settings.READ_DATABASE or "default"
-
-
 def _table(model) -> str:
     return connections[read_alias()].ops.quote_name(model._meta.db_table)
 
 
 def _column(model, field_name: str) -> str:
     return connections[read_alias()].ops.quote_name(model._meta.get_field(field_name).column)
-
-
-#: psycopg prepares a statement on its own after this many runs; Django turns
-#: that off (``None``). Ranking asks for preparation explicitly instead, so
-#: the threshold only has to be a number nothing else will reach.
-_EXPLICIT_PREPARATION_ONLY = 2**31 - 1
-
-
-def run_statement(
-    sql: str, params: dict | Sequence, *, many: bool = True, prepare: bool = True
-) -> list[tuple]:
-    """Run a statement on the read database, bound and prepared server-side.
-
-    Django inlines parameters into the SQL text and plans every query anew;
-    here the query vector travels once as a parameter, and with
-    ``PREPARED_STATEMENTS`` (the default) the statement is prepared once per
-    connection (psycopg keeps the 100 most recent), which saves the planning
-    of a long statement on every list. Django's own queries are unaffected:
-    its client-side cursors never prepare. The query runs inside Django's
-    error wrapping and is logged the way Django logs queries
-    (``connection.queries``, ``assertNumQueries``).
-    """
-    import psycopg
-
-    connection = connections[read_alias()]
-    connection.ensure_connection()
-    prepare = prepare and bool(neural_feed_settings.PREPARED_STATEMENTS)
-    raw = connection.connection
-    if prepare and raw.prepare_threshold is None:
-        raw.prepare_threshold = _EXPLICIT_PREPARATION_ONLY
-    started = time.monotonic()
-    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
-        cursor.execute(sql, params, prepare=prepare or None)
-        rows = cursor.fetchall() if many else [cursor.fetchone()]
-    if connection.queries_logged:
-        connection.queries_log.append(
-            {"sql": sql, "time": f"{time.monotonic() - started:.6f}", "params": params}
-        )
-    return rows
 
 
 # --- round trip 1 -----------------------------------------------------------
@@ -293,7 +241,7 @@ def prepare(
         FROM (SELECT 1) one
         LEFT JOIN {_table(HotTier)} hot ON hot.id = 1
     """
-    (row,) = run_statement(sql, params, many=False)
+    (row,) = run_statement(sql, params, many=False, binary=True)
     _, _, _, reader_id, profile, context, site_paths, section_path, locale_id, pop_max = row[:10]
     refreshed_at, fresh_after, score_above, blocked_paths = row[10:]
     hot = None
@@ -507,7 +455,7 @@ class RankingStatement:
     params: dict
 
     def execute(self) -> list[RankedRow]:
-        rows = run_statement(self.sql, self.params)
+        rows = run_statement(self.sql, self.params, binary=True)
         return [
             RankedRow(
                 page_id=row[0],
@@ -646,7 +594,7 @@ def ranking_statement(
     ctes, seed_sources = [], []
     joined = f"{table} e LEFT JOIN {popularity_table} p ON p.page_id = e.page_id"
     if vector is not None:
-        params["q"] = vector_literal(vector)
+        params["q"] = QueryVector(vector)
         ctes.append(f"""nearest AS MATERIALIZED (
         SELECT e.embedding <=> %(q)s::vector AS distance, {scored()}
         FROM {joined}
@@ -836,7 +784,7 @@ def _final_statement(
     params: dict,
     completeness: str = "NULL::text",
 ) -> RankingStatement:
-    embedding_select = ", r.embedding::text" if with_embeddings else ""
+    embedding_select = ", r.embedding" if with_embeddings else ""
     sql = f"""
     WITH {", ".join(ctes)}
     SELECT r.page_id, r.content_type_id, r.path, r.similarity, r.freshness, r.popularity,
@@ -845,7 +793,7 @@ def _final_statement(
     ORDER BY r.score DESC, r.page_id
     LIMIT {pool}
     """
-    # One line, single spaces: a third shorter, and psycopg parses the text of
-    # every execution for its placeholders. (No comments or multi-space
-    # literals in the statement, so nothing changes meaning.)
+    # One line, single spaces: a third shorter to send, hash and compare (it
+    # keys the placeholder cache and the prepared statement). No comments or
+    # multi-space literals are in the statement, so nothing changes meaning.
     return RankingStatement(sql=" ".join(sql.split()), params=params)
