@@ -6,11 +6,14 @@ A list costs two round trips:
    in one ``SELECT``, what the ranking needs to know first: the reader's
    profile (or a parent feed's), the context page's embedding, the site and
    section paths and the popularity normaliser.
-2. :func:`rank` runs the ranking statement: nearest-neighbour candidates from
-   the HNSW index (pgvector's iterative scan keeps filtered lists full),
-   united with the freshest and the most popular eligible pages, re-scored as
-   ``w_sim·similarity + w_fresh·exp(-ln2·age/half_life) + w_pop·popularity``
-   and ordered.
+2. :func:`ranking_statement` builds the ranking statement: nearest-neighbour
+   candidates from the HNSW index (pgvector's iterative scan keeps filtered
+   lists full) and from the hot tier of recent and popular pages, re-scored as
+   ``w_sim·similarity + w_fresh·exp(-ln2·age/half_life) + w_pop·popularity``,
+   proven complete or completed by index range scans, and ordered.
+
+Both run through :mod:`.statements` (prepared, native placeholders, binary
+vectors).
 
 Every candidate source applies the same eligibility filter (live, embedded,
 visible to this reader, same site, section, locale, page types, exclusions),
