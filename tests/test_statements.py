@@ -75,3 +75,17 @@ def test_errors_come_through_djangos_exceptions():
 
     with pytest.raises(ProgrammingError):
         run_statement("SELECT no_such_column FROM (SELECT 1) x", {})
+
+
+@pytest.mark.django_db
+def test_nothing_is_prepared_when_prepared_statements_are_off(settings):
+    settings.WAGTAIL_NEURAL_FEED = {**settings.WAGTAIL_NEURAL_FEED, "PREPARED_STATEMENTS": False}
+    sql = "SELECT %(n)s::int + 1 /* neural-feed unprepared test */"
+    for n in range(5):
+        assert run_statement(sql, {"n": n}) == [(n + 1,)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements "
+            "WHERE statement LIKE '%%neural-feed unprepared test%%'"
+        )
+        assert cursor.fetchone()[0] == 0
