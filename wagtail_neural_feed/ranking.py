@@ -709,12 +709,17 @@ def ranking_statement(
 
     def range_tail(name: str, source: str, condition: str, order: str) -> str:
         """Eligible pages not yet candidates whose bonus alone beats the gap,
-        walked along an index (``order``) from where ``condition`` starts."""
+        walked along an index (``order``) from where ``condition`` starts.
+
+        Candidates are skipped with ``<> ALL(ARRAY(...))`` for the reason given
+        in ``hot_search``: under ``NOT IN`` the planner read a whole section by
+        tree path and sorted it instead of walking the freshness index.
+        """
         return f"""{name} AS MATERIALIZED (
         SELECT {scored()} FROM {source}
         WHERE {run_fallback} AND {where}
           AND {condition}
-          AND e.page_id NOT IN (SELECT page_id FROM candidates)
+          AND e.page_id <> ALL(ARRAY(SELECT page_id FROM candidates))
           AND {bonus} > (SELECT gap FROM bound)
         ORDER BY {order}
         LIMIT {window})"""
