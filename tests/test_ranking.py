@@ -9,14 +9,16 @@ from datetime import timedelta
 import numpy as np
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group, User
+from django.db import connection
 from django.test import RequestFactory, TestCase, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from wagtail.models import Locale, Page, PageViewRestriction, Site
 
 from tests.conftest import publish
 from tests.factories import HomePageFactory, SectionPageFactory
 from tests.testapp.models import ArticlePage, NewsPage
-from wagtail_neural_feed import Feed, FeedConfig, recommend, similar_pages
+from wagtail_neural_feed import Feed, FeedConfig, explain, recommend, similar_pages
 from wagtail_neural_feed.exceptions import (
     InvalidRecommendationRequest,
     NeuralFeedConfigurationError,
@@ -69,6 +71,24 @@ class PureSimilarity(Feed):
     popularity_weight = 0.0
 
 
+@pytest.fixture(params=["index", "exact"])
+def ranking_path(request, settings):
+    """Run a test through the index searches and through the small-site exact scan."""
+    if request.param == "exact":
+        settings.WAGTAIL_NEURAL_FEED = {
+            **settings.WAGTAIL_NEURAL_FEED,
+            "EXACT_BELOW_PAGES": 1_000_000,
+        }
+        # The choice reads PostgreSQL's row estimate: give the table one.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE wagtail_neural_feed_pageembedding")
+    return request.param
+
+
+def completeness(pages) -> set[str]:
+    return {page.recommendation.completeness for page in pages}
+
+
 @pytest.fixture
 def topic_pages(make_article):
     """Eight articles on four orthogonal 'topics' (axes 0..3), two per topic."""
@@ -82,9 +102,10 @@ def topic_pages(make_article):
     return pages
 
 
-def test_reader_gets_pages_nearest_their_profile(topic_pages):
+def test_reader_gets_pages_nearest_their_profile(topic_pages, ranking_path):
     reader = make_reader(axis(2))
     pages = recommend(reader, feed=PureSimilarity, limit=3)
+    assert (completeness(pages) == {"exact"}) == (ranking_path == "exact")
     assert {page.pk for page in pages[:2]} == {topic_pages[(2, 0)].pk, topic_pages[(2, 1)].pk}
     assert all(isinstance(page, ArticlePage) for page in pages)
     first = pages[0].recommendation
@@ -117,6 +138,33 @@ def test_pages_come_back_as_the_orm_loads_them(make_article):
     assert fetched.url == loaded.url
 
 
+def test_a_small_site_is_scored_exactly_in_one_scan(topic_pages, settings):
+    """Below ``EXACT_BELOW_PAGES`` every eligible page is scored in one scan:
+    the same list and scores as the index searches, in the same round trips."""
+    reader = make_reader(axis(3) + 0.3 * axis(1))
+    now = timezone.now()
+    Interaction.objects.create(
+        reader=reader, page=topic_pages[(3, 0)], kind="view", weight=1.0, created_at=now
+    )
+    by_index = recommend(reader, limit=6, now=now)
+    settings.WAGTAIL_NEURAL_FEED = {**settings.WAGTAIL_NEURAL_FEED, "EXACT_BELOW_PAGES": 100}
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE wagtail_neural_feed_pageembedding")  # 8 rows < 100
+    with CaptureQueriesContext(connection) as queries:
+        exact = recommend(reader, limit=6, now=now)
+    assert completeness(exact) == {"exact"} and completeness(by_index) != {"exact"}
+    assert ids(exact) == ids(by_index)
+    assert topic_pages[(3, 0)].pk not in ids(exact)  # already read
+    for ours, theirs in zip(exact, by_index, strict=True):
+        assert ours.recommendation.score == pytest.approx(theirs.recommendation.score, abs=1e-6)
+    assert len(queries) == 3  # round trip 1, the ranking statement, one page type
+    plan = explain(reader, limit=6)
+    assert "CTE eligible" in plan and "hnsw" not in plan
+    # A site at or above the threshold searches the indexes again.
+    settings.WAGTAIL_NEURAL_FEED = {**settings.WAGTAIL_NEURAL_FEED, "EXACT_BELOW_PAGES": 8}
+    assert completeness(recommend(reader, limit=6, now=now)) != {"exact"}
+
+
 def test_list_is_full_when_enough_pages_exist(topic_pages):
     reader = make_reader(axis(1))
     assert len(recommend(reader, limit=8)) == 8
@@ -136,13 +184,13 @@ def test_anonymous_reader_without_profile_gets_fresh_pages(make_article):
     assert result[0].recommendation.similarity == 0.0
 
 
-def test_cold_start_uses_the_context_page(topic_pages):
+def test_cold_start_uses_the_context_page(topic_pages, ranking_path):
     context = topic_pages[(3, 0)]
     result = recommend(None, feed=PureSimilarity, limit=1, context_page=context)
     assert ids(result) == [topic_pages[(3, 1)].pk]
 
 
-def test_context_page_is_blended_into_the_profile(topic_pages):
+def test_context_page_is_blended_into_the_profile(topic_pages, ranking_path):
     reader = make_reader(axis(0))
 
     class Here(Feed):
@@ -180,7 +228,7 @@ def test_parent_feed_profile_is_used_when_the_feed_has_none(topic_pages, setting
     assert {page.pk for page in result} == {topic_pages[(1, 0)].pk, topic_pages[(1, 1)].pk}
 
 
-def test_already_read_pages_are_excluded(topic_pages):
+def test_already_read_pages_are_excluded(topic_pages, ranking_path):
     reader = make_reader(axis(2))
     read = topic_pages[(2, 0)]
     Interaction.objects.create(
@@ -279,9 +327,13 @@ def names(world, pages) -> set[str]:
     return {by_id[page.pk] for page in pages}
 
 
-def test_anonymous_reader_sees_only_public_live_pages_of_their_site_and_locale(leak_world):
+def test_anonymous_reader_sees_only_public_live_pages_of_their_site_and_locale(
+    leak_world, ranking_path
+):
     reader = make_reader(axis(5))
-    assert names(leak_world, recommend(reader, limit=50)) == ANONYMOUS_VISIBLE
+    listed = recommend(reader, limit=50)
+    assert names(leak_world, listed) == ANONYMOUS_VISIBLE
+    assert (completeness(listed) == {"exact"}) == (ranking_path == "exact")
     assert names(leak_world, recommend(None, limit=50)) == ANONYMOUS_VISIBLE
     request = RequestFactory().get("/", HTTP_HOST="localhost")
     request.user = AnonymousUser()
@@ -289,7 +341,7 @@ def test_anonymous_reader_sees_only_public_live_pages_of_their_site_and_locale(l
     assert names(leak_world, recommend(request, limit=50)) == ANONYMOUS_VISIBLE
 
 
-def test_view_restrictions_follow_the_reader(leak_world):
+def test_view_restrictions_follow_the_reader(leak_world, ranking_path):
     member = User.objects.create_user("member")
     assert names(leak_world, recommend(member, limit=50)) == ANONYMOUS_VISIBLE | {"login"}
     member.groups.add(leak_world["group_obj"])
@@ -308,7 +360,7 @@ def test_view_restrictions_follow_the_reader(leak_world):
     assert names(leak_world, recommend(request, limit=50)) == ANONYMOUS_VISIBLE | {"password"}
 
 
-def test_other_site_and_locale_get_their_own_pages(leak_world):
+def test_other_site_and_locale_get_their_own_pages(leak_world, ranking_path):
     request = RequestFactory().get("/", HTTP_HOST="other.example")
     request.user = AnonymousUser()
     request.session = {}
@@ -323,7 +375,7 @@ def test_other_site_and_locale_get_their_own_pages(leak_world):
             assert names(leak_world, recommend(None, limit=50)) == {"french"}
 
 
-def test_page_types_section_and_exclusions_filter(leak_world, section):
+def test_page_types_section_and_exclusions_filter(leak_world, section, ranking_path):
     class Articles(Feed):
         slug = "articles"
         page_types = ["testapp.ArticlePage"]

@@ -57,7 +57,8 @@ class Recommendation:
     freshness: float
     popularity: float
     #: How the ranking showed that no page left out could have made the list:
-    #: "hot tier" (the bound held) or "fallback" (range scans ran); see docs/ranking.md.
+    #: "hot tier" (the bound held), "fallback" (range scans ran) or "exact" (a
+    #: small site: every eligible page scored); see docs/ranking.md.
     completeness: str = ""
 
 

@@ -47,6 +47,11 @@ DEFAULTS: dict[str, Any] = {
     # connection). Turn off behind a pooler that cannot keep them (PgBouncer
     # in transaction mode before 1.21).
     "PREPARED_STATEMENTS": True,
+    # A site with fewer embedded pages than this (PostgreSQL's estimate of
+    # the embedding table's rows) scores every eligible page in one scan: on
+    # small sites that is cheaper than the index searches and their proof.
+    # 0 turns it off.
+    "EXACT_BELOW_PAGES": 2000,
     # Most rows each fresh / popular / recently embedded candidate scan reads.
     "CANDIDATE_WINDOW": 1000,
     # The hot tier (see docs/ranking.md): every page first published within

@@ -95,6 +95,8 @@ class Prepared:
     #: Paths of restricted pages this reader may not see; None = anonymous
     #: (every restricted page is hidden).
     blocked_paths: tuple[str, ...] | None = None
+    #: PostgreSQL's estimate of the embedding table's rows (-1: not yet known).
+    embedded_pages: float = -1.0
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,8 @@ class RankedRow:
     score: float
     embedding: np.ndarray | None = field(default=None, repr=False)
     #: How the list was shown complete: "hot tier" (the bound held), "fallback"
-    #: (the range scans ran), or "" (no bonus to account for).
+    #: (the range scans ran), "exact" (a small site, every page scored), or ""
+    #: (no bonus to account for).
     completeness: str = ""
 
 
@@ -240,13 +243,14 @@ def prepare(
             ({locale_sql}),
             (SELECT score FROM {_table(PagePopularity)} ORDER BY score DESC LIMIT 1),
             hot.refreshed_at, hot.fresh_after, hot.score_above,
-            ({blocked_sql})
+            ({blocked_sql}),
+            (SELECT reltuples FROM pg_class WHERE oid = '{embedding_table}'::regclass)
         FROM (SELECT 1) one
         LEFT JOIN {_table(HotTier)} hot ON hot.id = 1
     """
     (row,) = run_statement(sql, params, many=False, binary=True)
     _, _, _, reader_id, profile, context, site_paths, section_path, locale_id, pop_max = row[:10]
-    refreshed_at, fresh_after, score_above, blocked_paths = row[10:]
+    refreshed_at, fresh_after, score_above, blocked_paths, embedded_pages = row[10:]
     hot = None
     if refreshed_at is not None and neural_feed_settings.HOT_TIER:
         hot = HotState(refreshed_at, fresh_after, float(score_above))
@@ -260,6 +264,7 @@ def prepare(
         popularity_max=max(float(pop_max or 0.0), 0.0),
         hot=hot,
         blocked_paths=None if blocked_paths is None else tuple(blocked_paths),
+        embedded_pages=-1.0 if embedded_pages is None else float(embedded_pages),
     )
 
 
@@ -605,6 +610,16 @@ def ranking_statement(
     joined = f"{table} e LEFT JOIN {popularity_table} p ON p.page_id = e.page_id"
     if vector is not None:
         params["q"] = QueryVector(vector)
+    if 0 <= prepared.embedded_pages < int(neural_feed_settings.EXACT_BELOW_PAGES):
+        # A small site: score every eligible page in one scan. Exact, and
+        # cheaper than the index searches and their proof below ~2 000 pages.
+        ctes.append(f"""eligible AS MATERIALIZED (
+        SELECT {scored()} FROM {joined}
+        WHERE {where})""")
+        rows = f"""SELECT u.*, {w_sim!r} * u.similarity + {w_fresh!r} * u.freshness
+            + {w_pop!r} * u.popularity AS score FROM eligible u"""
+        return _final_statement(ctes, rows, pool, with_embeddings, params, "'exact'::text")
+    if vector is not None:
         ctes.append(f"""nearest AS MATERIALIZED (
         SELECT e.embedding <=> %(q)s::vector AS distance, {scored()}
         FROM {joined}

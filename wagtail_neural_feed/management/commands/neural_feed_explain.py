@@ -57,8 +57,9 @@ class Command(BaseCommand):
         else:
             self.stdout.write(
                 self.style.WARNING(
-                    f"The HNSW index {HNSW_INDEX} is not used (no profile or context vector, "
-                    "or the planner preferred another plan; run ANALYZE if the table is new)."
+                    f"The HNSW index {HNSW_INDEX} is not used (a small site scored exactly, "
+                    "no profile or context vector, or the planner preferred another plan; "
+                    "run ANALYZE if the table is new)."
                 )
             )
         if pages and pages[0].recommendation.completeness:
