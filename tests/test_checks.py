@@ -83,3 +83,22 @@ def test_hot_tier_too_short_for_a_feed_is_W002():
         WAGTAIL_NEURAL_FEED={"FEEDS": ["tests.feeds.SlowFreshnessFeed"], "HOT_FRESH_DAYS": 300}
     ):
         assert checks.check_hot_tier() == []
+
+
+def test_unusable_ranking_numbers_are_E007():
+    assert checks.check_ranking_settings() == []
+    bad = {
+        "HNSW_EF_SEARCH": 0,
+        "CANDIDATE_WINDOW": "1000",
+        "EXACT_BELOW_PAGES": -1,
+        "HOT_FRESH_DAYS": 0,
+        "HOT_POPULARITY": 1.5,
+    }
+    with override_settings(WAGTAIL_NEURAL_FEED=bad):
+        messages = checks.check_ranking_settings()
+        assert ids(messages) == ["wagtail_neural_feed.E007"] * 5
+        named = " ".join(message.msg for message in messages)
+        assert all(f"['{name}']" in named for name in bad)
+        assert checks.check_hot_tier() == []  # the bad HOT_FRESH_DAYS is E007's to report
+    with override_settings(WAGTAIL_NEURAL_FEED={"EXACT_BELOW_PAGES": 0, "HOT_FRESH_DAYS": 30}):
+        assert checks.check_ranking_settings() == []

@@ -176,6 +176,58 @@ def check_feeds(app_configs=None, **kwargs):
 HOT_EDGE_FRESHNESS = 0.05
 
 
+#: Ranking settings that must be whole numbers, with their least valid value.
+RANKING_COUNTS = {
+    "HNSW_EF_SEARCH": 1,
+    "HNSW_MAX_SCAN_TUPLES": 1,
+    "CANDIDATE_WINDOW": 1,
+    "EXACT_BELOW_PAGES": 0,
+}
+#: Ranking settings that must be positive numbers.
+RANKING_POSITIVE = ("HOT_FRESH_DAYS", "POPULARITY_HALF_LIFE_DAYS")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@register()
+def check_ranking_settings(app_configs=None, **kwargs):
+    """E007: the ranking's numeric settings have usable values (caught at start-up,
+    not as an error on the first list a reader asks for)."""
+    errors = []
+    for name, least in RANKING_COUNTS.items():
+        value = getattr(neural_feed_settings, name)
+        if not (isinstance(value, int) and not isinstance(value, bool) and value >= least):
+            errors.append(
+                Error(
+                    f"WAGTAIL_NEURAL_FEED['{name}'] is {value!r}.",
+                    hint=f"Use a whole number of at least {least}.",
+                    id="wagtail_neural_feed.E007",
+                )
+            )
+    for name in RANKING_POSITIVE:
+        value = getattr(neural_feed_settings, name)
+        if not (_is_number(value) and value > 0):
+            errors.append(
+                Error(
+                    f"WAGTAIL_NEURAL_FEED['{name}'] is {value!r}.",
+                    hint="Use a number greater than 0.",
+                    id="wagtail_neural_feed.E007",
+                )
+            )
+    popularity = neural_feed_settings.HOT_POPULARITY
+    if not (_is_number(popularity) and 0 <= popularity <= 1):
+        errors.append(
+            Error(
+                f"WAGTAIL_NEURAL_FEED['HOT_POPULARITY'] is {popularity!r}.",
+                hint="Use a share from 0 to 1.",
+                id="wagtail_neural_feed.E007",
+            )
+        )
+    return errors
+
+
 @register()
 def check_hot_tier(app_configs=None, **kwargs):
     """W002: the hot tier covers each feed's fresh pages (else lists use the slow fallback)."""
@@ -187,7 +239,9 @@ def check_hot_tier(app_configs=None, **kwargs):
         feeds = registered_feeds()
     except NeuralFeedError:
         return []  # reported by E006
-    days = float(neural_feed_settings.HOT_FRESH_DAYS)
+    days = neural_feed_settings.HOT_FRESH_DAYS
+    if not (_is_number(days) and days > 0):
+        return []  # reported by E007
     warnings = []
     for slug, config in feeds.items():
         if config.freshness_weight <= 0:
