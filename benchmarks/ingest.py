@@ -33,7 +33,7 @@ def prepare_page() -> tuple[int, str]:
     from tests.conftest import publish
     from tests.factories import ArticlePageFactory, HomePageFactory
     from wagtail_neural_feed.models import Interaction, Reader
-    from wagtail_neural_feed.views import page_token
+    from wagtail_neural_feed.tracking import page_token
 
     Interaction.objects.all().delete()
     Reader.objects.all().delete()

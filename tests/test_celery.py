@@ -76,7 +76,7 @@ def test_an_interaction_updates_the_profile_through_the_worker(celery_dispatch, 
 def test_broker_down_requests_still_answer_fast_and_the_fallback_updates(
     celery_dispatch, liked_page, client, wait_for_background
 ):
-    from wagtail_neural_feed.views import page_token
+    from wagtail_neural_feed.tracking import page_token
 
     make_app(DEAD_BROKER)
     started = time.monotonic()

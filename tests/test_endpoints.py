@@ -11,7 +11,7 @@ from django.test import TestCase
 from wagtail.models import PageViewRestriction
 
 from wagtail_neural_feed.models import Interaction, Reader
-from wagtail_neural_feed.views import page_token
+from wagtail_neural_feed.tracking import page_token
 
 URL = "/neural-feed/interactions/"
 

@@ -169,7 +169,7 @@ def test_consent_cookie_is_required_when_configured(pages, settings):
 
 
 def test_a_new_visitor_gets_a_reader_and_a_cookie(client, pages):
-    from wagtail_neural_feed.views import page_token
+    from wagtail_neural_feed.tracking import page_token
 
     response = client.post(
         "/neural-feed/interactions/",
@@ -191,7 +191,7 @@ def test_a_new_visitor_gets_a_reader_and_a_cookie(client, pages):
 
 
 def test_visitor_history_merges_into_the_user_on_login(client, pages):
-    from wagtail_neural_feed.views import page_token
+    from wagtail_neural_feed.tracking import page_token
 
     client.post(
         "/neural-feed/interactions/",

@@ -9,12 +9,13 @@ profile builder see.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from django.utils.module_loading import import_string
 
-from .conf import neural_feed_settings
+from .conf import neural_feed_settings, on_reload
 from .exceptions import NeuralFeedConfigurationError, UnknownFeed
 
 DEFAULT_FEED_SLUG = "default"
@@ -134,16 +135,35 @@ class DefaultFeed(Feed):
 
 
 _registry: dict[str, type[Feed]] = {}
+#: Every feed resolved, by slug; built on first use, dropped by :func:`reset_feed_registry`.
+_resolved: dict[str, FeedConfig] | None = None
+_resolved_lock = threading.Lock()
 
 
 def register_feed(feed_class: type[Feed]) -> type[Feed]:
     """Class decorator: make ``feed_class`` available by its slug."""
     _registry[feed_class.slug] = feed_class
+    reset_feed_registry()
     return feed_class
 
 
 def registered_feeds() -> dict[str, FeedConfig]:
-    """Every feed by slug: the default feed, decorated feeds and ``FEEDS`` from settings."""
+    """Every feed by slug: the default feed, decorated feeds and ``FEEDS`` from settings.
+
+    Resolved once per process and kept until the settings change or a feed is
+    registered (:func:`reset_feed_registry`): every list and every profile
+    update asks for it, and importing and validating each feed each time was
+    the registry's whole cost. Treat the returned mapping as read-only.
+    """
+    resolved = _resolved
+    if resolved is None:
+        with _resolved_lock:
+            resolved = _resolved if _resolved is not None else _resolve_all()
+    return resolved
+
+
+def _resolve_all() -> dict[str, FeedConfig]:
+    global _resolved
     classes: dict[str, type[Feed]] = {DEFAULT_FEED_SLUG: DefaultFeed, **_registry}
     for path in neural_feed_settings.FEEDS:
         try:
@@ -153,7 +173,16 @@ def registered_feeds() -> dict[str, FeedConfig]:
                 f"WAGTAIL_NEURAL_FEED['FEEDS'] entry {path!r} cannot be imported: {exc}"
             ) from exc
         classes[feed_class.slug] = feed_class
-    return {slug: feed_class.resolve() for slug, feed_class in classes.items()}
+    _resolved = {slug: feed_class.resolve() for slug, feed_class in classes.items()}
+    return _resolved
+
+
+@on_reload
+def reset_feed_registry() -> None:
+    """Forget the resolved feeds; the next :func:`registered_feeds` call resolves them anew."""
+    global _resolved
+    with _resolved_lock:
+        _resolved = None
 
 
 def get_feed_config(feed: str | FeedConfig | type[Feed] | None = None) -> FeedConfig:

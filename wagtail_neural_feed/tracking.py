@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import uuid
 from functools import partial
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in
+from django.core import signing
 from django.db import connection, transaction
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
@@ -38,6 +40,11 @@ MAX_DWELL_SECONDS = 3600.0
 #: Seconds of reading worth one view; dwell weight grows with the log of time read.
 DWELL_UNIT_SECONDS = 30.0
 TRUTHY = {"1", "true", "yes", "on"}
+TOKEN_SALT = "wagtail_neural_feed.page"
+BOT_PATTERN = re.compile(
+    r"bot|crawl|spider|slurp|preview|fetch|monitor|curl|wget|python-requests|headless",
+    re.IGNORECASE,
+)
 
 
 def interaction_kinds() -> dict[str, float]:
@@ -66,6 +73,26 @@ def interaction_weight(kind: str, value: float | None) -> float:
 
 
 # --- consent and identity -------------------------------------------------------
+
+
+def page_token(page_id: int) -> str:
+    """A token proving a beacon comes from the page itself (the same for every reader,
+    so it survives CDN caching)."""
+    return signing.Signer(salt=TOKEN_SALT).sign(str(page_id))
+
+
+def token_page_id(token: str) -> int | None:
+    """The page id a :func:`page_token` was made for; None when forged or malformed."""
+    try:
+        return int(signing.Signer(salt=TOKEN_SALT).unsign(token))
+    except (signing.BadSignature, ValueError):
+        return None
+
+
+def is_bot(request: HttpRequest) -> bool:
+    """Crawlers, monitors, previews and clients without a User-Agent are not readers."""
+    agent = request.headers.get("User-Agent", "")
+    return not agent or bool(BOT_PATTERN.search(agent))
 
 
 def tracking_allowed(request: HttpRequest) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 
-from django.core import signing
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -24,26 +23,13 @@ from .tracking import (
     interaction_weight,
     record_interaction,
     set_visitor_cookie,
+    token_page_id,
     tracking_allowed,
 )
 
 logger = logging.getLogger(__name__)
 
-TOKEN_SALT = "wagtail_neural_feed.page"
 JSON_TYPES = ("application/json", "text/plain")  # sendBeacon sends text/plain strings
-
-
-def page_token(page_id: int) -> str:
-    """A token proving the beacon comes from the page itself (same for every reader,
-    so it survives CDN caching)."""
-    return signing.Signer(salt=TOKEN_SALT).sign(str(page_id))
-
-
-def _token_page_id(token: str) -> int | None:
-    try:
-        return int(signing.Signer(salt=TOKEN_SALT).unsign(token))
-    except (signing.BadSignature, ValueError):
-        return None
 
 
 def error(status: int, message: str) -> JsonResponse:
@@ -114,7 +100,7 @@ def _validate(data: dict) -> tuple[tuple | None, JsonResponse | None]:
         return None, error(400, "value must be a number or null.")
     if not isinstance(token, str) or not token:
         return None, error(403, "A token is required (render {% neural_feed_tracker %}).")
-    if _token_page_id(token) != page_id:
+    if token_page_id(token) != page_id:
         return None, error(403, "The token does not match this page.")
     try:
         interaction_weight(kind, value)

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import logging
-import re
 
 from wagtail import hooks
 
 from .conf import neural_feed_settings
 from .exceptions import InvalidInteraction
+from .indexing import is_recommendable
+from .tracking import is_bot, record_interaction
 
 logger = logging.getLogger(__name__)
-
-BOT_PATTERN = re.compile(
-    r"bot|crawl|spider|slurp|preview|fetch|monitor|curl|wget|python-requests|headless",
-    re.IGNORECASE,
-)
-
-
-def is_bot(request) -> bool:
-    agent = request.headers.get("User-Agent", "")
-    return not agent or bool(BOT_PATTERN.search(agent))
 
 
 @hooks.register("before_serve_page")
@@ -32,9 +23,6 @@ def record_view_on_serve(page, request, serve_args, serve_kwargs):
         return None
     if request.method != "GET" or getattr(request, "is_preview", False) or is_bot(request):
         return None
-    from .indexing import is_recommendable
-    from .tracking import record_interaction
-
     if not is_recommendable(page):
         return None
     try:

@@ -6,7 +6,7 @@ from django import template
 from django.urls import reverse
 
 from ..conf import neural_feed_settings
-from ..views import page_token
+from ..tracking import page_token
 
 register = template.Library()
 
