@@ -11,6 +11,7 @@ import logging
 import math
 import re
 import uuid
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -41,6 +42,7 @@ MAX_DWELL_SECONDS = 3600.0
 DWELL_UNIT_SECONDS = 30.0
 TRUTHY = {"1", "true", "yes", "on"}
 TOKEN_SALT = "wagtail_neural_feed.page"
+LIST_TOKEN_SALT = "wagtail_neural_feed.list"
 BOT_PATTERN = re.compile(
     r"bot|crawl|spider|slurp|preview|fetch|monitor|curl|wget|python-requests|headless",
     re.IGNORECASE,
@@ -87,6 +89,35 @@ def token_page_id(token: str) -> int | None:
         return int(signing.Signer(salt=TOKEN_SALT).unsign(token))
     except (signing.BadSignature, ValueError):
         return None
+
+
+def list_token(
+    list_id: str, feed: str, page_ids: Sequence[int], context_page_id: int | None = None
+) -> str:
+    """A signed description of one rendered list (id, feed, pages in order, context page).
+
+    Rendered with the list; the tracker sends it back when the list is shown or
+    a page in it is followed, so what is recorded is what the server rendered.
+    """
+    payload = {"l": list_id, "f": feed, "p": [int(pk) for pk in page_ids], "c": context_page_id}
+    return signing.dumps(payload, salt=LIST_TOKEN_SALT, compress=True)
+
+
+def read_list_token(token: str) -> dict[str, Any] | None:
+    """``{"list_id", "feed", "page_ids", "context_page_id"}`` from a :func:`list_token`;
+    None when it was forged or is malformed."""
+    try:
+        payload = signing.loads(token, salt=LIST_TOKEN_SALT)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    if not isinstance(payload, dict) or not isinstance(payload.get("p"), list):
+        return None
+    return {
+        "list_id": payload.get("l"),
+        "feed": payload.get("f"),
+        "page_ids": payload["p"],
+        "context_page_id": payload.get("c"),
+    }
 
 
 def is_bot(request: HttpRequest) -> bool:
