@@ -30,8 +30,8 @@ def prepare_page() -> tuple[int, str]:
     """A published, embedded article in the ingest database; returns (page id, token)."""
     from wagtail.models import Page, Site
 
-    from tests.conftest import publish
     from tests.factories import ArticlePageFactory, HomePageFactory
+    from tests.helpers import publish
     from wagtail_neural_feed.models import Interaction, Reader
     from wagtail_neural_feed.tracking import page_token
 

@@ -381,8 +381,8 @@ def measure_hnsw_floor(world: dict, queries: int) -> float:
     """A bare ``ORDER BY embedding <=> q LIMIT 10`` (no filter, pgvector's default ef_search)."""
     from django.db import connection
 
+    from tests.helpers import vector_literal
     from wagtail_neural_feed.models import ReaderProfile
-    from wagtail_neural_feed.ranking import vector_literal
 
     vectors = [
         vector_literal(np.asarray(p.vector))

@@ -16,9 +16,9 @@ from django.db import connection
 from django.utils import timezone
 from wagtail.models import Locale, Page
 
+from tests.helpers import vector_literal
 from tests.testapp.models import NewsPage
 from wagtail_neural_feed.models import EmbeddingStatus, PageEmbedding, PagePopularity
-from wagtail_neural_feed.ranking import vector_literal
 
 
 def clustered_vectors(

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from django.test import TestCase, override_settings
+from django.test import override_settings
 from wagtail.models import Locale, Page, Site
 
 from tests.factories import ArticlePageFactory, HomePageFactory, SectionPageFactory
+from tests.helpers import publish
 from wagtail_neural_feed.dispatch import background_worker
-
-
-def publish(page: Page) -> Page:
-    """Publish the page's latest content the way the editor's Publish button does,
-    running the on-commit callbacks the test transaction would otherwise hold back."""
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        page.save_revision().publish()
-    page.refresh_from_db()
-    return page
 
 
 @pytest.fixture
@@ -71,15 +63,3 @@ def wait_for_background():
         assert background_worker().wait(timeout), "background jobs did not finish"
 
     return wait
-
-
-def wait_until(predicate, timeout: float = 20.0) -> bool:
-    """Poll ``predicate`` until it is true (for work done by another thread or process)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False

@@ -11,8 +11,7 @@ from celery import Celery
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings as django_settings
 
-from tests.conftest import wait_until
-from tests.test_ranking import axis, set_embedding
+from tests.helpers import axis, set_embedding, wait_until
 from wagtail_neural_feed import dispatch
 from wagtail_neural_feed.dispatch import background_worker
 from wagtail_neural_feed.models import Interaction, Reader, ReaderProfile

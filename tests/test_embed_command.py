@@ -12,9 +12,9 @@ from django.db import connection
 from wagtail.models import Page
 
 from tests.testapp.models import ArticlePage
-from wagtail_neural_feed.checks import column_dimensions
 from wagtail_neural_feed.models import EmbeddingStatus, PageEmbedding
 from wagtail_neural_feed.models.fields import HOT_HNSW_INDEX, PAGE_HNSW_INDEX
+from wagtail_neural_feed.schema import column_dimensions
 
 
 def run(*args) -> str:
@@ -36,8 +36,8 @@ def test_creates_rows_for_pages_published_before_install(make_article, news_page
 
 @pytest.fixture
 def news_page(home):
-    from tests.conftest import publish
     from tests.factories import NewsPageFactory
+    from tests.helpers import publish
 
     page = NewsPageFactory(parent=home, live=False, summary="Election night")
     return publish(page)

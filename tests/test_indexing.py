@@ -7,9 +7,9 @@ from django.core.management import call_command
 from django.test import override_settings
 from wagtail.models import Page, PageViewRestriction
 
-from tests.conftest import publish
 from tests.encoders import CountingEncoder
 from tests.factories import PlainPageFactory
+from tests.helpers import publish
 from wagtail_neural_feed.models import EmbeddingStatus, PageEmbedding
 
 COUNTING = {"ENCODER": "tests.encoders.CountingEncoder", "DISPATCH": "inline"}

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import timedelta
 
-import numpy as np
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group, User
 from django.db import connection
@@ -15,8 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from wagtail.models import Locale, Page, PageViewRestriction, Site
 
-from tests.conftest import publish
 from tests.factories import HomePageFactory, SectionPageFactory
+from tests.helpers import axis, ids, make_reader, publish, set_embedding, unit
 from tests.testapp.models import ArticlePage, NewsPage
 from wagtail_neural_feed import Feed, FeedConfig, explain, recommend, similar_pages
 from wagtail_neural_feed.exceptions import (
@@ -26,43 +24,7 @@ from wagtail_neural_feed.exceptions import (
 from wagtail_neural_feed.models import (
     Interaction,
     PageEmbedding,
-    Reader,
-    ReaderProfile,
 )
-
-DIM = 384
-
-
-def unit(vector) -> np.ndarray:
-    vector = np.asarray(vector, dtype=np.float32)
-    return vector / np.linalg.norm(vector)
-
-
-def axis(i: int, dim: int = DIM) -> np.ndarray:
-    vector = np.zeros(dim, dtype=np.float32)
-    vector[i] = 1.0
-    return vector
-
-
-def set_embedding(page: Page, vector) -> None:
-    PageEmbedding.objects.filter(page_id=page.pk).update(embedding=unit(vector))
-
-
-def make_reader(vector=None, *, feed: str = "default", user=None) -> Reader:
-    reader = Reader.objects.create(user=user, visitor_id=None if user else uuid.uuid4())
-    if vector is not None:
-        ReaderProfile.objects.create(
-            reader=reader,
-            feed=feed,
-            vector=unit(vector),
-            sum_vector=unit(vector),
-            interaction_count=1,
-        )
-    return reader
-
-
-def ids(pages) -> list[int]:
-    return [page.pk for page in pages]
 
 
 class PureSimilarity(Feed):

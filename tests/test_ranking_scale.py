@@ -20,9 +20,8 @@ from django.utils import timezone
 from wagtail.models import Page, Site
 
 from tests.bulk import bulk_embeddings, bulk_pages, clustered_vectors, remove_tree
-from tests.conftest import publish
 from tests.factories import ArticlePageFactory, HomePageFactory, SectionPageFactory
-from tests.test_ranking import ids, make_reader, unit
+from tests.helpers import ids, make_reader, publish, unit
 from wagtail_neural_feed import Feed, FeedConfig, explain, recommend
 from wagtail_neural_feed.models import (
     HotPage,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import publish
 from tests.factories import ArticlePageFactory
+from tests.helpers import publish
 from wagtail_neural_feed import Feed, recommend, similar_pages
 from wagtail_neural_feed.models import Interaction, PageEmbedding, Reader, ReaderProfile
 

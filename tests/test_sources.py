@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import TestCase
 
-from tests.test_ranking import axis, ids, set_embedding
+from tests.helpers import axis, ids, set_embedding
 from tests.testapp.models import Like
 from wagtail_neural_feed import recommend
 from wagtail_neural_feed.models import Reader, ReaderProfile

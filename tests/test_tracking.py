@@ -15,7 +15,7 @@ from django.db import connection
 from django.test import RequestFactory, TestCase, override_settings
 from django.utils import timezone
 
-from tests.test_ranking import axis, set_embedding, unit
+from tests.helpers import axis, set_embedding, unit
 from wagtail_neural_feed.exceptions import InvalidInteraction
 from wagtail_neural_feed.feeds import get_feed_config
 from wagtail_neural_feed.models import Interaction, Reader, ReaderProfile

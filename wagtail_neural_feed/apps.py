@@ -8,9 +8,8 @@ class WagtailNeuralFeedConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # checks registers the system checks; tracking merges a visitor into
-        # the user on login; sources follow a site's own "likes" models.
-        from . import checks, sources, tracking  # noqa: F401
+        # Imported here, not at the top: they need the app registry ready.
+        from . import checks  # noqa: F401  (registers the system checks)
         from .signals import register_signal_handlers
 
         register_signal_handlers()

@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
+import difflib
+
+from django.apps import apps
+from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.db import connections
 
-from .conf import neural_feed_settings
+from .conf import DEFAULTS, SETTINGS_NAME, neural_feed_settings
+from .dispatch import BACKENDS, celery_configured
+from .encoders import build_encoder, get_encoder
 from .exceptions import NeuralFeedError
+from .feeds import registered_feeds
+from .pagetypes import is_recommendable
+from .schema import column_dimensions
 
 MIN_PGVECTOR = (0, 8)
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(".")[:2] if part.isdigit())
-
-
-def column_dimensions(using: str = "default") -> int | None:
-    """The dimension of the PageEmbedding vector column as it is in the database."""
-    from .models import PageEmbedding
-
-    with connections[using].cursor() as cursor:
-        cursor.execute(
-            "SELECT atttypmod FROM pg_attribute WHERE attrelid = %s::regclass "
-            "AND attname = 'embedding' AND NOT attisdropped",
-            [PageEmbedding._meta.db_table],
-        )
-        row = cursor.fetchone()
-    return row[0] if row and row[0] > 0 else None
 
 
 @register(Tags.database)
@@ -67,8 +62,6 @@ def check_database(app_configs=None, databases=None, **kwargs):
 @register()
 def check_encoder(app_configs=None, **kwargs):
     """E003: the configured encoder must import and construct."""
-    from .encoders import build_encoder
-
     try:
         build_encoder()
     except Exception as exc:
@@ -86,8 +79,6 @@ def check_encoder(app_configs=None, **kwargs):
 @register(Tags.database)
 def check_dimensions(app_configs=None, databases=None, **kwargs):
     """E004: the encoder's dimension must equal the vector column's."""
-    from .encoders import get_encoder
-
     if not databases or "default" not in databases:
         return []
     try:
@@ -111,8 +102,6 @@ def check_dimensions(app_configs=None, databases=None, **kwargs):
 @register()
 def check_dispatch(app_configs=None, **kwargs):
     """E005: DISPATCH must be known. W001: "celery" forced but Celery has no broker."""
-    from .dispatch import BACKENDS, celery_configured
-
     value = neural_feed_settings.DISPATCH
     if value not in BACKENDS:
         return [
@@ -137,11 +126,6 @@ def check_dispatch(app_configs=None, **kwargs):
 @register()
 def check_feeds(app_configs=None, **kwargs):
     """E006: every registered feed resolves (valid values, known page types and parent)."""
-    from django.apps import apps
-
-    from .feeds import registered_feeds
-    from .indexing import is_recommendable
-
     try:
         feeds = registered_feeds()
     except NeuralFeedError as exc:
@@ -231,8 +215,6 @@ def check_ranking_settings(app_configs=None, **kwargs):
 @register()
 def check_hot_tier(app_configs=None, **kwargs):
     """W002: the hot tier covers each feed's fresh pages (else lists use the slow fallback)."""
-    from .feeds import registered_feeds
-
     if not neural_feed_settings.HOT_TIER:
         return []
     try:
@@ -258,4 +240,22 @@ def check_hot_tier(app_configs=None, **kwargs):
                     id="wagtail_neural_feed.W002",
                 )
             )
+    return warnings
+
+
+@register()
+def check_setting_names(app_configs=None, **kwargs):
+    """W003: a key of WAGTAIL_NEURAL_FEED that is not a setting (a typo is otherwise ignored)."""
+    configured = getattr(settings, SETTINGS_NAME, None) or {}
+    warnings = []
+    for key in sorted(set(configured) - set(DEFAULTS)):
+        close = difflib.get_close_matches(key, DEFAULTS, n=1)
+        hint = f"Did you mean {close[0]!r}?" if close else "See the README's Settings section."
+        warnings.append(
+            Warning(
+                f"WAGTAIL_NEURAL_FEED[{key!r}] is not a setting; it is ignored.",
+                hint=hint,
+                id="wagtail_neural_feed.W003",
+            )
+        )
     return warnings

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .ranking import RankedRow
+from .ranking.rows import RankedRow
+from .vectors import normalise
 
 STEPLEN = 4  # characters per level of Wagtail's materialised tree path
 
@@ -22,9 +21,7 @@ def mmr(rows: Sequence[RankedRow], *, limit: int, lambda_: float) -> list[Ranked
     """Pick rows balancing score (weight ``lambda_``) against similarity to rows already picked."""
     if len(rows) <= 1 or lambda_ >= 1.0:
         return list(rows[:limit])
-    vectors = np.stack([row.embedding for row in rows]).astype(np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    vectors = vectors / np.where(norms == 0, 1, norms)
+    vectors = normalise(np.stack([row.embedding for row in rows]))
     # The hybrid score is on the same scale as cosine similarity for the
     # similarity part, which is what MMR's trade-off assumes.
     relevance = np.array([row.score for row in rows], dtype=np.float64)
@@ -40,6 +37,14 @@ def mmr(rows: Sequence[RankedRow], *, limit: int, lambda_: float) -> list[Ranked
         remaining[best] = False
         redundancy = np.maximum(redundancy, vectors @ vectors[best])
     return [rows[i] for i in chosen]
+
+
+def site_path_of(rows: Sequence[RankedRow], site_paths: Sequence[str]) -> str:
+    """The site root (in the list's locale) the rows sit under."""
+    for path in site_paths:
+        if rows and rows[0].path.startswith(path):
+            return path
+    return rows[0].path[: STEPLEN * 2] if rows else ""
 
 
 def section_of(path: str, base_path: str) -> str:

@@ -18,15 +18,11 @@ from django.utils.module_loading import import_string
 
 from .conf import neural_feed_settings, on_reload
 from .exceptions import EncoderError, NeuralFeedConfigurationError
+from .vectors import normalise
 
 logger = logging.getLogger(__name__)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def l2_normalise(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
-    return matrix / np.where(norms == 0, 1.0, norms)
 
 
 class BaseEncoder:
@@ -80,10 +76,10 @@ class BaseEncoder:
                 f"expected ({len(chunks)}, {self.dimension})."
             )
         if len(chunks) == len(texts):
-            return l2_normalise(vectors)
+            return normalise(vectors)
         pooled = np.zeros((len(texts), self.dimension), dtype=np.float32)
         np.add.at(pooled, owners, vectors * np.asarray(weights, dtype=np.float32)[:, None])
-        return l2_normalise(pooled)
+        return normalise(pooled)
 
 
 class SentenceTransformerEncoder(BaseEncoder):
@@ -202,7 +198,7 @@ class HashingEncoder(BaseEncoder):
                 digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
                 bucket = int.from_bytes(digest[:4], "little") % self._dimension
                 out[row, bucket] += 1.0 if digest[4] & 1 else -1.0
-        return l2_normalise(out)
+        return normalise(out)
 
 
 _encoder: BaseEncoder | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -89,12 +90,6 @@ class FeedConfig:
         if problems:
             raise NeuralFeedConfigurationError(f"Feed {self.slug!r}: " + "; ".join(problems) + ".")
 
-    def recommend(self, reader_or_request: Any = None, **kwargs: Any) -> list:
-        """Shortcut for :func:`wagtail_neural_feed.api.recommend` with this feed."""
-        from .api import recommend
-
-        return recommend(reader_or_request, feed=self, **kwargs)
-
 
 class Feed:
     """Declare a feed in code::
@@ -123,11 +118,6 @@ class Feed:
             values["title"] = cls.__name__
         return FeedConfig(**values)
 
-    @classmethod
-    def recommend(cls, reader_or_request: Any = None, **kwargs: Any) -> list:
-        """Pages for this reader in rank order; see :func:`wagtail_neural_feed.recommend`."""
-        return cls.resolve().recommend(reader_or_request, **kwargs)
-
 
 class DefaultFeed(Feed):
     slug = DEFAULT_FEED_SLUG
@@ -138,6 +128,8 @@ _registry: dict[str, type[Feed]] = {}
 #: Every feed resolved, by slug; built on first use, dropped by :func:`reset_feed_registry`.
 _resolved: dict[str, FeedConfig] | None = None
 _resolved_lock = threading.Lock()
+#: Called after the registry is reset (e.g. to follow the models feeds name).
+_reset_listeners: list[Callable[[], None]] = []
 
 
 def register_feed(feed_class: type[Feed]) -> type[Feed]:
@@ -183,6 +175,14 @@ def reset_feed_registry() -> None:
     global _resolved
     with _resolved_lock:
         _resolved = None
+    for listener in _reset_listeners:
+        listener()
+
+
+def on_registry_reset(listener: Callable[[], None]) -> Callable[[], None]:
+    """Call ``listener`` whenever the registry is reset."""
+    _reset_listeners.append(listener)
+    return listener
 
 
 def get_feed_config(feed: str | FeedConfig | type[Feed] | None = None) -> FeedConfig:

@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .conf import neural_feed_settings
-from .models import HotPage, HotTier, PageEmbedding, PagePopularity
+from .models import FILTER_COLUMNS, HotPage, HotTier, PageEmbedding, PagePopularity
 
 logger = logging.getLogger(__name__)
 
@@ -31,16 +31,7 @@ logger = logging.getLogger(__name__)
 IN_FLIGHT_MARGIN = timedelta(minutes=1)
 
 #: PageEmbedding columns the tier keeps (ranking filters and scores on them).
-COPIED_COLUMNS = (
-    "embedding",
-    "status",
-    "live",
-    "view_restricted",
-    "locale_id",
-    "path",
-    "content_type_id",
-    "first_published_at",
-)
+COPIED_COLUMNS = ("embedding", "status", *FILTER_COLUMNS)
 
 
 def refresh_hot_tier(*, now: datetime | None = None) -> int:

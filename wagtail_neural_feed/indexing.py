@@ -14,28 +14,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from wagtail.models import Page, PageViewRestriction
 
 from .conf import neural_feed_settings
-from .encoders import get_encoder
-from .models import EmbeddingStatus, PageEmbedding, RecommendablePageMixin
+from .dispatch import enqueue
+from .encoders import BaseEncoder, get_encoder
+from .models import DENORMALISED_COLUMNS, EmbeddingStatus, PageEmbedding
+from .pagetypes import is_recommendable, recommendable_content_type_ids
 from .text import text_hash
 
 logger = logging.getLogger(__name__)
-
-
-def is_recommendable(page_or_class) -> bool:
-    cls = page_or_class if isinstance(page_or_class, type) else type(page_or_class)
-    return issubclass(cls, RecommendablePageMixin)
-
-
-def recommendable_content_type_ids() -> list[int]:
-    from django.contrib.contenttypes.models import ContentType
-    from wagtail.models import get_page_models
-
-    models = [m for m in get_page_models() if is_recommendable(m)]
-    return [ct.id for ct in ContentType.objects.get_for_models(*models).values()]
 
 
 def restricted_paths() -> list[str]:
@@ -53,14 +43,10 @@ def denormalised_columns(page: Page, *, restricted: Sequence[str] | None = None)
         is_restricted = page.get_view_restrictions().exists()
     else:
         is_restricted = any(page.path.startswith(path) for path in restricted)
+    # Every other column has the page attribute's name.
     return {
-        "live": page.live,
-        "view_restricted": is_restricted,
-        "locale_id": page.locale_id,
-        "path": page.path,
-        "content_type_id": page.content_type_id,
-        "first_published_at": page.first_published_at,
-        "last_published_at": page.last_published_at,
+        name: is_restricted if name == "view_restricted" else getattr(page, name)
+        for name in DENORMALISED_COLUMNS
     }
 
 
@@ -77,7 +63,7 @@ def _model_name() -> str:
         return ""
 
 
-def sync_page(page: Page, *, enqueue: bool = True) -> PageEmbedding | None:
+def sync_page(page: Page, *, queue: bool = True) -> PageEmbedding | None:
     """Upsert the page's row; mark it pending (and queue encoding) if its text changed.
 
     Returns the row, or None when the page type does not take part.
@@ -98,10 +84,8 @@ def sync_page(page: Page, *, enqueue: bool = True) -> PageEmbedding | None:
         PageEmbedding.objects.filter(pk=page.pk).update(**update, updated_at=timezone.now())
         for key, value in update.items():
             setattr(row, key, value)
-    if needs_encoding and enqueue:
-        from .dispatch import enqueue as enqueue_job
-
-        enqueue_job("embed_pages", [page.pk])
+    if needs_encoding and queue:
+        enqueue("embed_pages", [page.pk])
     return row
 
 
@@ -110,25 +94,35 @@ def mark_unpublished(page: Page) -> None:
     PageEmbedding.objects.filter(pk=page.pk).update(live=False, updated_at=timezone.now())
 
 
-def refresh_subtree(path: str) -> int:
-    """Re-read path-dependent columns for every row under ``path`` (after a move or a
-    view-restriction change) in one statement. Returns the number of rows updated."""
+def refresh_columns(path: str = "") -> int:
+    """Re-read the denormalised columns of every row under ``path`` (all rows for "")
+    from the page tree, in one statement: after a move, a view-restriction change,
+    or bulk work done with updates disabled. Only rows that changed are written
+    (a write to the HNSW-indexed table leaves a dead tuple). Returns rows updated."""
     embedding_table = PageEmbedding._meta.db_table
     page_table = Page._meta.db_table
     restriction_table = PageViewRestriction._meta.db_table
+    copied = [name for name in DENORMALISED_COLUMNS if name != "view_restricted"]
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             UPDATE {embedding_table} AS e
-               SET path = p.path,
-                   view_restricted = EXISTS (
-                       SELECT 1 FROM {restriction_table} r
-                       JOIN {page_table} rp ON rp.id = r.page_id
-                       WHERE p.path LIKE rp.path || '%%'
-                   ),
+               SET {", ".join(f"{name} = p.{name}" for name in copied)},
+                   view_restricted = p.restricted,
                    updated_at = now()
-              FROM {page_table} p
-             WHERE p.id = e.page_id AND p.path LIKE %s
+              FROM (
+                SELECT p.id, {", ".join(f"p.{name}" for name in copied)},
+                       EXISTS (
+                           SELECT 1 FROM {restriction_table} r
+                           JOIN {page_table} rp ON rp.id = r.page_id
+                           WHERE p.path LIKE rp.path || '%%'
+                       ) AS restricted
+                  FROM {page_table} p
+                 WHERE p.path LIKE %s
+              ) p
+             WHERE p.id = e.page_id
+               AND ({", ".join(f"e.{name}" for name in copied)}, e.view_restricted)
+                   IS DISTINCT FROM ({", ".join(f"p.{name}" for name in copied)}, p.restricted)
             """,
             [path.replace("%", r"\%").replace("_", r"\_") + "%"],
         )
@@ -136,8 +130,6 @@ def refresh_subtree(path: str) -> int:
 
 
 def _record_failure(page_ids: Sequence[int], error: BaseException) -> None:
-    from django.db.models import F
-
     message = f"{type(error).__name__}: {error}"[:2000]
     PageEmbedding.objects.filter(pk__in=page_ids).update(
         status=EmbeddingStatus.FAILED,
@@ -154,22 +146,22 @@ def embed_pages(page_ids: Iterable[int], *, force: bool = False) -> int:
     successful encoding is skipped unless ``force``. A failing encoder marks the
     rows failed (with the error) and never raises. Returns the number encoded.
     """
-    prepared = prepare_batch(page_ids, force=force)
-    if prepared is None:
+    batch = load_batch(page_ids, force=force)
+    if batch is None:
         return 0
-    return store_batch(prepared, encode_batch(prepared))
+    return store_batch(batch, encode_batch(batch))
 
 
 @dataclass
-class PreparedBatch:
+class EncodingBatch:
     """Pages of one batch with their text, ready for the encoder."""
 
     rows: list[PageEmbedding]
     texts: list[str]
-    encoder: object
+    encoder: BaseEncoder
 
 
-def prepare_batch(page_ids: Iterable[int], *, force: bool = False) -> PreparedBatch | None:
+def load_batch(page_ids: Iterable[int], *, force: bool = False) -> EncodingBatch | None:
     """Load pages and rows in bulk, extract text, drop pages whose text is unchanged."""
     page_ids = list(dict.fromkeys(page_ids))
     if not page_ids:
@@ -201,10 +193,10 @@ def prepare_batch(page_ids: Iterable[int], *, force: bool = False) -> PreparedBa
         texts.append(text)
     if not rows:
         return None
-    return PreparedBatch(rows=rows, texts=texts, encoder=encoder)
+    return EncodingBatch(rows=rows, texts=texts, encoder=encoder)
 
 
-def encode_batch(batch: PreparedBatch):
+def encode_batch(batch: EncodingBatch):
     """Run the encoder; returns the vectors, or the exception it raised."""
     try:
         return batch.encoder.embed_documents(batch.texts)
@@ -213,7 +205,7 @@ def encode_batch(batch: PreparedBatch):
         return exc
 
 
-_STORED_COLUMNS = [
+_ENCODING_COLUMNS = (
     "embedding",
     "model_name",
     "text_hash",
@@ -223,17 +215,11 @@ _STORED_COLUMNS = [
     "embedded_at",
     "created_at",
     "updated_at",
-    "live",
-    "view_restricted",
-    "locale_id",
-    "path",
-    "content_type_id",
-    "first_published_at",
-    "last_published_at",
-]
+)
+_STORED_COLUMNS = (*_ENCODING_COLUMNS, *DENORMALISED_COLUMNS)
 
 
-def store_batch(batch: PreparedBatch, vectors) -> int:
+def store_batch(batch: EncodingBatch, vectors) -> int:
     """Write the vectors (or the failure) for a prepared batch in one transaction.
 
     One pipelined upsert statement, executed per row; the vector is cast to
@@ -247,7 +233,7 @@ def store_batch(batch: PreparedBatch, vectors) -> int:
     params = []
     for row, vector in zip(batch.rows, vectors, strict=True):
         values = {
-            **{column: getattr(row, column) for column in _STORED_COLUMNS[5:]},
+            **{column: getattr(row, column) for column in DENORMALISED_COLUMNS},
             "embedding": "[" + ",".join(repr(float(x)) for x in vector) + "]",
             "model_name": row.model_name,
             "text_hash": row.text_hash,
@@ -289,9 +275,9 @@ def embed_many(
     done = 0
     seen = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="neural-feed-encode") as pool:
-        in_flight: tuple[PreparedBatch, Future] | None = None
+        in_flight: tuple[EncodingBatch, Future] | None = None
         for chunk in chunks:
-            batch = prepare_batch(chunk, force=force)
+            batch = load_batch(chunk, force=force)
             if in_flight is not None:
                 previous, future = in_flight
                 vectors = future.result()

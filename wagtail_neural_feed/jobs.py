@@ -12,17 +12,12 @@ from django.utils.module_loading import import_string
 JOBS: dict[str, str] = {
     "embed_pages": "wagtail_neural_feed.indexing.embed_pages",
     "embed_pending": "wagtail_neural_feed.indexing.embed_pending",
-    "update_profiles": "wagtail_neural_feed.tracking.run_profile_update",
+    "update_profiles": "wagtail_neural_feed.profiles.run_profile_update",
     "recompute_profiles": "wagtail_neural_feed.profiles.recompute_profiles",
-    "recompute_source_profile": "wagtail_neural_feed.sources.recompute_source_profile",
+    "recompute_source_profile": "wagtail_neural_feed.profiles.recompute_source_profile",
     "sweep": "wagtail_neural_feed.sweep.sweep",
     "refresh_popularity": "wagtail_neural_feed.popularity.refresh_popularity",
 }
-
-
-def register_job(name: str, path: str) -> None:
-    """Make a job runnable by name (used by other modules of this package)."""
-    JOBS[name] = path
 
 
 def job_function(name: str):

@@ -22,11 +22,14 @@ from datetime import datetime
 
 import numpy as np
 from django.db import transaction
-from django.utils import timezone
 
+from .compat import get_page_model
 from .conf import neural_feed_settings
-from .feeds import DEFAULT_FEED_SLUG, FeedConfig, registered_feeds
+from .feeds import DEFAULT_FEED_SLUG, FeedConfig, get_feed_config, registered_feeds
 from .models import EmbeddingStatus, Interaction, PageEmbedding, Reader, ReaderProfile
+from .pagetypes import content_type_ids
+from .sources import liked_page_ids, source_feeds
+from .vectors import has_direction, normalise
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +59,8 @@ def feed_accepts(config: FeedConfig, row: dict) -> bool:
     """
     if config.slug == DEFAULT_FEED_SLUG:
         return True
-    if config.page_types:
-        from .ranking import content_type_ids
-
-        if row["content_type_id"] not in content_type_ids(config.page_types):
-            return False
+    if config.page_types and row["content_type_id"] not in content_type_ids(config.page_types):
+        return False
     if config.root_page_id is not None:
         root_path = _page_path(config.root_page_id)
         if root_path is None or not row["path"].startswith(root_path):
@@ -69,9 +69,14 @@ def feed_accepts(config: FeedConfig, row: dict) -> bool:
 
 
 def _page_path(page_id: int) -> str | None:
-    from .compat import get_page_model
-
     return get_page_model().objects.filter(pk=page_id).values_list("path", flat=True).first()
+
+
+def run_profile_update(reader_id: int) -> int:
+    """The ``update_profiles`` job: clear the reader's pending flag, then fold in new
+    interactions (clearing first means nothing committed meanwhile is missed)."""
+    Reader.objects.filter(pk=reader_id).update(profile_pending=False)
+    return update_profiles(reader_id)
 
 
 def update_profiles(reader_id: int) -> int:
@@ -190,18 +195,41 @@ def _store(profile: ReaderProfile, total, reference, *, stale: bool) -> None:
         profile.sum_vector = profile.vector = None
     else:
         profile.sum_vector = total.astype(np.float32)
-        norm = float(np.linalg.norm(total))
-        profile.vector = (total / norm).astype(np.float32) if norm > 0 else None
+        profile.vector = normalise(total) if has_direction(total) else None
     profile.reference_time = reference
     profile.stale = stale
     profile.save()
 
 
-def mark_stale_for_pages(page_ids: Iterable[int]) -> int:
-    """Profiles that used (or waited for) these pages' embeddings must be recomputed."""
-    readers = Interaction.objects.filter(page_id__in=list(page_ids)).values("reader_id")
-    return ReaderProfile.objects.filter(reader_id__in=readers).update(stale=True)
+# --- feeds fed by a site's own "likes" (see sources.py) ---------------------------
 
 
-def now() -> datetime:
-    return timezone.now()
+def recompute_source_profile(user_id: int, feed_slug: str) -> ReaderProfile:
+    """The user's profile for a feed fed by the site's own model: the mean liked page."""
+    config = get_feed_config(feed_slug)
+    page_ids = liked_page_ids(config, user_id)
+    rows = list(_embeddings(page_ids).values())
+    vectors = [np.asarray(row["embedding"], dtype=np.float64) for row in rows]
+    vectors = [v for v, row in zip(vectors, rows, strict=True) if feed_accepts(config, row)]
+    reader, _ = Reader.objects.get_or_create(user_id=user_id)
+    total = np.sum(vectors, axis=0) if vectors else None
+    profile, _ = ReaderProfile.objects.update_or_create(
+        reader=reader,
+        feed=config.slug,
+        defaults={
+            "sum_vector": total.astype(np.float32) if total is not None else None,
+            "vector": normalise(total) if has_direction(total) else None,
+            "interaction_count": len(vectors),
+            "stale": len(rows) < len(set(page_ids)),  # some embeddings not ready yet
+        },
+    )
+    return profile
+
+
+def recompute_source_profiles(reader_id: int) -> None:
+    """Recompute a signed-in reader's profiles for every source-fed feed (the sweep)."""
+    user_id = Reader.objects.filter(pk=reader_id).values_list("user_id", flat=True).first()
+    if user_id is None:
+        return
+    for config in source_feeds():
+        recompute_source_profile(user_id, config.slug)

@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import logging
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
-from .checks import column_dimensions
 from .models import EmbeddingStatus, HotPage, HotTier, PageEmbedding, ReaderProfile
 from .models.fields import HOT_HNSW_INDEX, PAGE_HNSW_INDEX, hnsw_index
 
 logger = logging.getLogger(__name__)
+
+
+def column_dimensions(using: str = "default") -> int | None:
+    """The dimension of the PageEmbedding vector column as it is in the database."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT atttypmod FROM pg_attribute WHERE attrelid = %s::regclass "
+            "AND attname = 'embedding' AND NOT attisdropped",
+            [PageEmbedding._meta.db_table],
+        )
+        row = cursor.fetchone()
+    return row[0] if row and row[0] > 0 else None
 
 
 def resize_vector_columns(dimensions: int) -> bool:

@@ -61,7 +61,18 @@ class _QueryVectorDumper(Dumper):
 
 
 def read_alias() -> str:
+    """The database alias ranking reads from (``READ_DATABASE``, e.g. a replica)."""
     return neural_feed_settings.READ_DATABASE or "default"
+
+
+def table_name(model) -> str:
+    """A model's table, quoted for the read database."""
+    return connections[read_alias()].ops.quote_name(model._meta.db_table)
+
+
+def column_name(model, field_name: str) -> str:
+    """A field's column, quoted for the read database."""
+    return connections[read_alias()].ops.quote_name(model._meta.get_field(field_name).column)
 
 
 def parse_vector(value) -> np.ndarray | None:

@@ -13,9 +13,7 @@ import logging
 from .indexing import embed_pending
 from .models import Reader, ReaderProfile
 from .popularity import refresh_popularity
-from .profiles import recompute_profiles
-from .sources import recompute_reader as recompute_source_reader
-from .tracking import run_profile_update
+from .profiles import recompute_profiles, recompute_source_profiles, run_profile_update
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +29,7 @@ def sweep() -> dict[str, int]:
     )
     for reader_id in stale:
         recompute_profiles(reader_id)
-        recompute_source_reader(reader_id)
+        recompute_source_profiles(reader_id)
     counters = refresh_popularity()
     result = {
         "embedded": embedded,

@@ -15,10 +15,8 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from django.contrib.auth.signals import user_logged_in
 from django.core import signing
 from django.db import connection, transaction
-from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -196,28 +194,39 @@ def set_visitor_cookie(request: HttpRequest, response: HttpResponse) -> None:
 
 
 def record_interaction(
-    request_or_reader: Any, page, kind: str, value: float | None = None
+    reader: Any, page, kind: str, value: float | None = None
 ) -> Interaction | None:
     """Record that a reader did ``kind`` on ``page``; returns None when tracking is not allowed.
 
-    ``request_or_reader`` is a request (identity and consent come from it), a
+    ``reader`` is a request (identity and consent come from it), a
     :class:`Reader` or a user. Raises :class:`InvalidInteraction` for an
     unknown kind or a bad value, before anything is stored.
     """
     weight = interaction_weight(kind, value)
-    if isinstance(request_or_reader, HttpRequest):
-        if not tracking_allowed(request_or_reader):
+    if isinstance(reader, HttpRequest):
+        if not tracking_allowed(reader):
             return None
-        reader = reader_for(request_or_reader, create=True)
-    elif isinstance(request_or_reader, Reader):
-        reader = request_or_reader
-    elif getattr(request_or_reader, "is_authenticated", False):
-        reader = Reader.objects.get_or_create(user=request_or_reader)[0]
+        reader = reader_for(reader, create=True)
+    elif isinstance(reader, Reader):
+        pass
+    elif getattr(reader, "is_authenticated", False):
+        reader = Reader.objects.get_or_create(user=reader)[0]
     else:
         raise InvalidInteraction("Pass a request, a Reader or a signed-in user.")
     if reader is None:
         return None
     page_id = page if isinstance(page, int) else page.pk
+    return store_interaction(reader, page_id, kind, value, weight)
+
+
+def store_interaction(
+    reader: Reader, page_id: int, kind: str, value: float | None, weight: float
+) -> Interaction:
+    """Store a checked interaction and queue the reader's profile update after commit.
+
+    For callers that have validated the input and consent already (the beacon
+    endpoint); everyone else uses :func:`record_interaction`.
+    """
     interaction = Interaction(
         reader=reader,
         page_id=page_id,
@@ -273,30 +282,6 @@ def _insert_and_flag(interaction: Interaction) -> bool:
     return flipped
 
 
-def schedule_profile_update(reader_id: int) -> None:
-    """Update the reader's profiles after commit; a burst from one reader becomes one job.
-
-    ``Reader.profile_pending`` is the shared, atomic "a job is on its way"
-    flag: only the interaction that flips it schedules a job, and the job
-    clears it before reading, so nothing committed later is missed. A job that
-    never ran leaves the flag set; the sweep runs those readers.
-    """
-    transaction.on_commit(partial(_schedule_if_idle, reader_id), robust=True)
-
-
-def _schedule_if_idle(reader_id: int) -> None:
-    if Reader.objects.filter(pk=reader_id, profile_pending=False).update(profile_pending=True):
-        send("update_profiles", reader_id)
-
-
-def run_profile_update(reader_id: int) -> int:
-    """The ``update_profiles`` job: clear the pending flag, then fold in new interactions."""
-    from .profiles import update_profiles
-
-    Reader.objects.filter(pk=reader_id).update(profile_pending=False)
-    return update_profiles(reader_id)
-
-
 # --- login merge ------------------------------------------------------------------------
 
 
@@ -316,8 +301,8 @@ def merge_visitor_into_user(visitor: uuid.UUID, user) -> Reader | None:
     return reader
 
 
-@receiver(user_logged_in, dispatch_uid="wagtail_neural_feed_merge_visitor")
-def _merge_on_login(sender, request, user, **kwargs) -> None:
+def merge_on_login(sender, request, user, **kwargs) -> None:
+    """``user_logged_in`` receiver: the visitor's history becomes the user's."""
     if request is None:
         return
     visitor = visitor_id(request)

@@ -21,8 +21,9 @@ from .exceptions import InvalidInteraction
 from .models import PageEmbedding
 from .tracking import (
     interaction_weight,
-    record_interaction,
+    reader_for,
     set_visitor_cookie,
+    store_interaction,
     token_page_id,
     tracking_allowed,
 )
@@ -103,10 +104,10 @@ def _validate(data: dict) -> tuple[tuple | None, JsonResponse | None]:
     if token_page_id(token) != page_id:
         return None, error(403, "The token does not match this page.")
     try:
-        interaction_weight(kind, value)
+        weight = interaction_weight(kind, value)
     except InvalidInteraction as exc:
         return None, error(400, str(exc))
-    return (page_id, kind, value), None
+    return (page_id, kind, value, weight), None
 
 
 @csrf_exempt  # the signed page token replaces the CSRF token (beacons carry no headers)
@@ -118,7 +119,7 @@ def interactions(request: HttpRequest) -> HttpResponse:
     values, problem = _validate(data)
     if problem:
         return problem
-    page_id, kind, value = values
+    page_id, kind, value, weight = values
     if _over_limit(f"ip:{_client_ip(request)}", neural_feed_settings.RATE_LIMIT_PER_IP_PER_MINUTE):
         return error(429, "Too many interactions from this address; slow down.")
     reader_key = _reader_key(request)
@@ -139,7 +140,8 @@ def interactions(request: HttpRequest) -> HttpResponse:
                 return error(403, "This page is not visible to you.")
     if not tracking_allowed(request):
         return HttpResponse(status=204)
-    interaction = record_interaction(request, page_id, kind, value)
-    response = JsonResponse({"id": interaction.pk if interaction else None}, status=201)
+    reader = reader_for(request, create=True)
+    interaction = store_interaction(reader, page_id, kind, value, weight)
+    response = JsonResponse({"id": interaction.pk}, status=201)
     set_visitor_cookie(request, response)
     return response

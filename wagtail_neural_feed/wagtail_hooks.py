@@ -8,7 +8,7 @@ from wagtail import hooks
 
 from .conf import neural_feed_settings
 from .exceptions import InvalidInteraction
-from .indexing import is_recommendable
+from .pagetypes import is_recommendable
 from .tracking import is_bot, record_interaction
 
 logger = logging.getLogger(__name__)

@@ -1,12 +1,14 @@
 """Models: page embeddings, popularity counters, readers, interactions and profiles."""
 
-from .embeddings import EmbeddingStatus, PageEmbedding
+from .embeddings import DENORMALISED_COLUMNS, FILTER_COLUMNS, EmbeddingStatus, PageEmbedding
 from .hot import HotPage, HotTier
 from .mixins import RecommendablePageMixin
 from .popularity import PagePopularity
 from .readers import Interaction, Reader, ReaderProfile
 
 __all__ = [
+    "DENORMALISED_COLUMNS",
+    "FILTER_COLUMNS",
     "EmbeddingStatus",
     "HotPage",
     "HotTier",

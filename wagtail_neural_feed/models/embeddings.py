@@ -17,6 +17,20 @@ from wagtail.models import Locale
 from ..compat import PAGE_MODEL
 from .fields import PAGE_HNSW_INDEX, embedding_field, hnsw_index
 
+#: Columns copied from the page so the ranking filters without joining the page
+#: tree; kept in step by ``indexing`` (publish, unpublish, move, restrictions).
+DENORMALISED_COLUMNS = (
+    "live",
+    "view_restricted",
+    "locale_id",
+    "path",
+    "content_type_id",
+    "first_published_at",
+    "last_published_at",
+)
+#: Of those, the ones ranking filters and scores on (the hot tier copies them).
+FILTER_COLUMNS = DENORMALISED_COLUMNS[:-1]
+
 
 class EmbeddingStatus(models.TextChoices):
     PENDING = "pending", _("Pending")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from pgvector.django import HnswIndex, VectorField
 
-DEFAULT_DIMENSIONS = 384
+from ..conf import neural_feed_settings
 
 #: HNSW build parameters, shared by every vector index (pages and the hot tier)
 #: so both searches trade recall for speed the same way.
@@ -23,7 +22,7 @@ def embedding_dimensions() -> int:
     Change it, then run ``manage.py neural_feed_embed --rebuild``, which resizes
     the column and re-embeds every page.
     """
-    return int(getattr(settings, "WAGTAIL_NEURAL_FEED", {}).get("DIMENSIONS", DEFAULT_DIMENSIONS))
+    return int(neural_feed_settings.DIMENSIONS)
 
 
 def embedding_field(**kwargs) -> VectorField:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..text import page_text
+from .embeddings import EmbeddingStatus, PageEmbedding
+
 if TYPE_CHECKING:
     import numpy as np
     from wagtail.models import Page
@@ -23,15 +26,11 @@ class RecommendablePageMixin:
         By default this is the content Wagtail indexes for search; override it
         per page type to embed something else.
         """
-        from ..text import page_text
-
         return page_text(self)
 
     @property
     def embedding(self) -> np.ndarray | None:
         """This page's embedding vector, or None until it has been embedded."""
-        from .embeddings import EmbeddingStatus, PageEmbedding
-
         row = (
             PageEmbedding.objects.filter(page_id=self.pk, status=EmbeddingStatus.READY)
             .values_list("embedding", flat=True)
@@ -41,14 +40,13 @@ class RecommendablePageMixin:
 
     @property
     def embedding_status(self) -> str | None:
-        from .embeddings import PageEmbedding
-
         return (
             PageEmbedding.objects.filter(page_id=self.pk).values_list("status", flat=True).first()
         )
 
     def similar_pages(self, *, limit: int = 5, feed: Any = None) -> list[Page]:
         """Live pages most like this one, best first (see ``wagtail_neural_feed.similar_pages``)."""
+        # The package's one upward import: models load before the API can.
         from ..api import similar_pages
 
         return similar_pages(self, limit=limit, feed=feed)

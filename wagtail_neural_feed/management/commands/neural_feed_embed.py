@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from ... import indexing
 from ...encoders import get_encoder
 from ...models import EmbeddingStatus, PageEmbedding
+from ...pagetypes import is_recommendable, recommendable_content_type_ids
 from ...schema import resize_vector_columns
 from ...text import text_hash
 
@@ -54,6 +55,10 @@ class Command(BaseCommand):
         if resize and resize_vector_columns(encoder.dimension):
             self.stdout.write(f"Resized vector columns to {encoder.dimension} dimensions.")
         created = 0 if dry_run else indexing.ensure_rows(content_type_ids=content_type_ids)
+        if not dry_run:
+            # Catch up on moves, unpublishing and restrictions missed while
+            # updates were disabled (disable_neural_feed_updates).
+            indexing.refresh_columns()
         rows = PageEmbedding.objects.filter(live=True, content_type_id__in=content_type_ids)
         if options["failed"]:
             ids = list(rows.filter(status=EmbeddingStatus.FAILED).values_list("pk", flat=True))
@@ -94,14 +99,14 @@ class Command(BaseCommand):
 
     def _content_type_ids(self, labels: list[str]) -> list[int]:
         if not labels:
-            return indexing.recommendable_content_type_ids()
+            return recommendable_content_type_ids()
         ids = []
         for label in labels:
             try:
                 model = apps.get_model(label)
             except (LookupError, ValueError) as exc:
                 raise CommandError(f"--page-type {label!r}: {exc}") from exc
-            if not indexing.is_recommendable(model):
+            if not is_recommendable(model):
                 raise CommandError(f"--page-type {label!r} does not use RecommendablePageMixin.")
             ids.append(ContentType.objects.get_for_model(model).id)
         return ids

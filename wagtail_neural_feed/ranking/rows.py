@@ -1,0 +1,58 @@
+"""A built ranking statement and the rows it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..statements import parse_vector, run_statement
+
+
+@dataclass
+class RankedRow:
+    page_id: int
+    content_type_id: int
+    path: str
+    similarity: float
+    freshness: float
+    popularity: float
+    score: float
+    embedding: np.ndarray | None = field(default=None, repr=False)
+    #: How the list was shown complete: "hot tier" (the bound held), "fallback"
+    #: (the range scans ran), "exact" (a small site, every page scored), or ""
+    #: (no bonus to account for).
+    completeness: str = ""
+
+
+@dataclass
+class RankingStatement:
+    """The SQL of one list's ranking and its parameters."""
+
+    sql: str
+    params: dict
+
+    def execute(self) -> list[RankedRow]:
+        rows = run_statement(self.sql, self.params, binary=True)
+        return [
+            RankedRow(
+                page_id=row[0],
+                content_type_id=row[1],
+                path=row[2],
+                similarity=float(row[3]),
+                freshness=float(row[4]),
+                popularity=float(row[5]),
+                score=float(row[6]),
+                completeness=row[7] or "",
+                embedding=parse_vector(row[8]) if len(row) > 8 else None,
+            )
+            for row in rows
+        ]
+
+    def explain(self, *, analyze: bool = True) -> str:
+        """PostgreSQL's plan for this statement (``EXPLAIN [ANALYZE, BUFFERS]``)."""
+        options = "ANALYZE, BUFFERS, " if analyze else ""
+        rows = run_statement(
+            f"EXPLAIN ({options}FORMAT TEXT) {self.sql}", self.params, prepare=False
+        )
+        return "\n".join(line for (line,) in rows)
