@@ -45,13 +45,18 @@ def disable_neural_feed_updates() -> Iterator[None]:
         _updates_enabled.reset(token)
 
 
+def updates_enabled() -> bool:
+    """False inside :func:`disable_neural_feed_updates` (in this thread or task)."""
+    return _updates_enabled.get()
+
+
 def _page_handler(handler):
     """Skip raw saves and disabled updates; run in a savepoint, log and swallow any
     error so the editor's action stands."""
 
     @wraps(handler)
     def wrapper(*args, **kwargs):
-        if kwargs.get("raw") or not _updates_enabled.get():
+        if kwargs.get("raw") or not updates_enabled():
             return
         try:
             with transaction.atomic():
