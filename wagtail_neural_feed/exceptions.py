@@ -15,10 +15,6 @@ class EncoderError(NeuralFeedError):
     """The encoder could not be loaded or failed to encode."""
 
 
-class DispatchError(NeuralFeedError):
-    """Background work could not be handed to any backend."""
-
-
 class InvalidInteraction(NeuralFeedError, ValueError):
     """An interaction was rejected; the message says which field to fix."""
 
