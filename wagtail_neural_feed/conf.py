@@ -76,6 +76,11 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_PER_MINUTE": 120,
     "RATE_LIMIT_PER_IP_PER_MINUTE": 1200,
     "MAX_BODY_BYTES": 2048,
+    # --- JSON API ---------------------------------------------------------------
+    # Most pages one API request may ask for (limit=).
+    "API_MAX_LIMIT": 50,
+    # API requests accepted per client IP per minute (0 = no limit).
+    "API_RATE_LIMIT_PER_IP_PER_MINUTE": 600,
     # Half-life of a reader's interest, in days (profile time decay).
     "PROFILE_HALF_LIFE_DAYS": 30.0,
     # Half-life of the stored popularity counters, in days.

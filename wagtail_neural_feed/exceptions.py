@@ -25,3 +25,7 @@ class UnknownFeed(NeuralFeedError, LookupError):
 
 class InvalidRecommendationRequest(NeuralFeedError, ValueError):
     """A recommendation was asked for with a bad argument (e.g. a limit out of range)."""
+
+
+class PageNotAvailable(NeuralFeedError, LookupError):
+    """A page id names no page this reader may see (missing, not live, restricted, other site)."""

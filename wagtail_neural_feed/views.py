@@ -1,4 +1,5 @@
-"""The interaction endpoint: beacons (views, dwell) and like / dislike buttons.
+"""The interaction endpoint: beacons (views, dwell), like / dislike buttons, and
+impressions of / clicks on rendered lists.
 
 Every request is checked before anything is stored: method, size, content
 type, JSON shape, the signed per-page token, rate limits, the page (exists,
@@ -18,9 +19,11 @@ from wagtail.models import Page
 
 from .conf import neural_feed_settings
 from .exceptions import InvalidInteraction
+from .impressions import record_impression
 from .models import PageEmbedding
 from .tracking import (
     interaction_weight,
+    read_list_token,
     reader_for,
     set_visitor_cookie,
     store_interaction,
@@ -31,6 +34,8 @@ from .tracking import (
 logger = logging.getLogger(__name__)
 
 JSON_TYPES = ("application/json", "text/plain")  # sendBeacon sends text/plain strings
+#: Beacon kinds about rendered lists rather than pages (reserved: not interaction kinds).
+LIST_KINDS = ("impression", "click")
 
 
 def error(status: int, message: str) -> JsonResponse:
@@ -110,21 +115,61 @@ def _validate(data: dict) -> tuple[tuple | None, JsonResponse | None]:
     return (page_id, kind, value, weight), None
 
 
+def _rate_limited(request: HttpRequest) -> JsonResponse | None:
+    if _over_limit(f"ip:{_client_ip(request)}", neural_feed_settings.RATE_LIMIT_PER_IP_PER_MINUTE):
+        return error(429, "Too many interactions from this address; slow down.")
+    reader_key = _reader_key(request)
+    if reader_key and _over_limit(reader_key, neural_feed_settings.RATE_LIMIT_PER_MINUTE):
+        return error(429, "Too many interactions from this reader; slow down.")
+    return None
+
+
+def _list_beacon(request: HttpRequest, data: dict) -> HttpResponse:
+    """An impression of a rendered list, or a click on a page in it (see :mod:`.impressions`).
+
+    The signed list token stands in for the page token: it proves the server
+    rendered this list, with these pages, so only they can be clicked.
+    """
+    kind, token, page_id = data.get("kind"), data.get("list"), data.get("page")
+    if not isinstance(token, str) or not token:
+        return error(403, "A list token is required (the data-neural-feed-list attribute).")
+    shown = read_list_token(token)
+    if shown is None or not isinstance(shown["list_id"], str) or not shown["list_id"]:
+        return error(403, "The list token is forged or malformed.")
+    if kind == "click":
+        if isinstance(page_id, bool) or not isinstance(page_id, int) or page_id < 1:
+            return error(400, "page must be the positive integer id of the page followed.")
+        if page_id not in shown["page_ids"]:
+            return error(400, "The page followed is not in this list.")
+    elif page_id is not None:
+        return error(400, "An impression has no page; send only kind and list.")
+    problem = _rate_limited(request)
+    if problem:
+        return problem
+    if not tracking_allowed(request):
+        return HttpResponse(status=204)
+    reader = reader_for(request, create=True)
+    record_impression(reader, shown, clicked_page_id=page_id if kind == "click" else None)
+    response = JsonResponse({"list": shown["list_id"]}, status=201)
+    set_visitor_cookie(request, response)
+    return response
+
+
 @csrf_exempt  # the signed page token replaces the CSRF token (beacons carry no headers)
 def interactions(request: HttpRequest) -> HttpResponse:
     """Record one interaction. 201 when stored, 204 when tracking is not allowed."""
     data, problem = _parse(request)
     if problem:
         return problem
+    if data.get("kind") in LIST_KINDS:
+        return _list_beacon(request, data)
     values, problem = _validate(data)
     if problem:
         return problem
     page_id, kind, value, weight = values
-    if _over_limit(f"ip:{_client_ip(request)}", neural_feed_settings.RATE_LIMIT_PER_IP_PER_MINUTE):
-        return error(429, "Too many interactions from this address; slow down.")
-    reader_key = _reader_key(request)
-    if reader_key and _over_limit(reader_key, neural_feed_settings.RATE_LIMIT_PER_MINUTE):
-        return error(429, "Too many interactions from this reader; slow down.")
+    problem = _rate_limited(request)
+    if problem:
+        return problem
     # One indexed lookup decides most requests: only recommendable pages have
     # a row, and its live / view_restricted columns follow the page.
     row = PageEmbedding.objects.filter(page_id=page_id, live=True).values_list(

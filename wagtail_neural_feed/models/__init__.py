@@ -2,6 +2,7 @@
 
 from .embeddings import DENORMALISED_COLUMNS, FILTER_COLUMNS, EmbeddingStatus, PageEmbedding
 from .hot import HotPage, HotTier
+from .impressions import Impression
 from .mixins import RecommendablePageMixin
 from .popularity import PagePopularity
 from .readers import Interaction, Reader, ReaderProfile
@@ -12,6 +13,7 @@ __all__ = [
     "EmbeddingStatus",
     "HotPage",
     "HotTier",
+    "Impression",
     "Interaction",
     "PageEmbedding",
     "PagePopularity",

@@ -1,0 +1,236 @@
+"""The headless JSON API: a reader's recommendations and "more like this" lists.
+
+``GET <prefix>/recommendations/?feed=&limit=&context=<page id>`` and
+``GET <prefix>/similar/<page id>/?feed=&limit=`` answer with pages serialised
+the way Wagtail's API v2 lists pages, each with its ``recommendation``, plus
+the list's ``feed`` and the signed ``list_token`` the tracker reports
+impressions and clicks with. The reader comes from the same cookie / session
+as the beacon; every answer is personal (``Cache-Control: private``,
+``Vary: Cookie``). Sites that mount Wagtail's API router can use
+:class:`wagtail_neural_feed.api_v2.RecommendationsAPIViewSet` instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from wagtail.models import Locale, Page, Site
+
+from .conf import neural_feed_settings
+from .exceptions import InvalidRecommendationRequest, PageNotAvailable, UnknownFeed
+from .feeds import DEFAULT_FEED_SLUG, get_feed_config
+from .tracking import list_token
+from .views import _client_ip, _over_limit
+
+logger = logging.getLogger(__name__)
+
+#: Query parameters each endpoint understands (``_`` is a cache-buster some clients add).
+QUERY_PARAMETERS = frozenset({"feed", "limit", "context", "_"})
+SIMILAR_FEED_LABEL = "similar"
+_POSITIVE_INT = re.compile(r"[1-9][0-9]{0,17}")
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A validated request for one list."""
+
+    feed: str | None
+    limit: int
+    context: Page | None
+    similar: bool
+
+    @property
+    def feed_label(self) -> str:
+        """The feed named in answers and impressions."""
+        return self.feed or (SIMILAR_FEED_LABEL if self.similar else DEFAULT_FEED_SLUG)
+
+
+@dataclass(frozen=True)
+class RankedList:
+    query: ListQuery
+    pages: list[Page]
+    list_token: str | None
+
+
+def _positive_int(raw: str, name: str) -> int:
+    if not _POSITIVE_INT.fullmatch(raw):
+        raise InvalidRecommendationRequest(f"{name} must be a positive integer, not {raw!r}.")
+    return int(raw)
+
+
+def parse_query(
+    request: HttpRequest,
+    params: Mapping[str, str],
+    *,
+    similar_to: str | None = None,
+    allowed: frozenset[str] = QUERY_PARAMETERS,
+) -> ListQuery:
+    """Validate the query string; raises InvalidRecommendationRequest (400) or
+    UnknownFeed / PageNotAvailable (404)."""
+    similar = similar_to is not None
+    if similar:  # the page in the path is the context
+        allowed = allowed - {"context"}
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise InvalidRecommendationRequest(
+            f"Unknown query parameter(s): {', '.join(unknown)}; use {', '.join(sorted(allowed))}."
+        )
+    maximum = neural_feed_settings.API_MAX_LIMIT
+    raw_limit = params.get("limit", "")
+    limit = _positive_int(raw_limit, "limit") if raw_limit else (5 if similar else 10)
+    if limit > maximum:
+        raise InvalidRecommendationRequest(f"limit must be from 1 to {maximum}, not {limit}.")
+    feed = params.get("feed") or None
+    if feed is not None:
+        get_feed_config(feed)  # UnknownFeed for a slug nobody registered
+    raw_context = similar_to if similar else params.get("context", "")
+    context = visible_page(request, _positive_int(raw_context, "context")) if raw_context else None
+    return ListQuery(feed=feed, limit=limit, context=context, similar=similar)
+
+
+def visible_page(request: HttpRequest, page_id: int) -> Page:
+    """The live page ``page_id`` if this reader may see it on this request's site.
+
+    Missing, draft, unpublished, view-restricted (unless the reader passes the
+    restriction, as Wagtail would serve it) and other sites' pages all raise
+    PageNotAvailable alike, so the API does not reveal which pages exist.
+    """
+    page = Page.objects.live().filter(pk=page_id).first()
+    if page is None:
+        raise PageNotAvailable(f"No page {page_id} is available to you.")
+    site = Site.find_for_request(request)
+    if site is not None:
+        parts = page.get_url_parts(request)
+        if parts is None or parts[0] != site.pk:
+            raise PageNotAvailable(f"No page {page_id} is available to you.")
+    for restriction in page.get_view_restrictions():
+        if not restriction.accept_request(request):
+            raise PageNotAvailable(f"No page {page_id} is available to you.")
+    return page
+
+
+def _ranked(request: HttpRequest, query: ListQuery) -> list[Page]:
+    """The one call into the ranking: swap for the shared lists service (cached per reader)."""
+    from . import recommend, similar_pages
+
+    if query.similar:
+        return similar_pages(
+            query.context, limit=query.limit, feed=query.feed, reader_or_request=request
+        )
+    return recommend(request, feed=query.feed, limit=query.limit, context_page=query.context)
+
+
+def ranked_list(request: HttpRequest, query: ListQuery) -> RankedList:
+    """The pages for ``query`` and the signed token the tracker reports them with."""
+    pages = _ranked(request, query)
+    token = None
+    if pages:
+        token = list_token(
+            uuid.uuid4().hex,
+            query.feed_label,
+            [page.pk for page in pages],
+            query.context.pk if query.context is not None else None,
+        )
+    return RankedList(query=query, pages=pages, list_token=token)
+
+
+def recommendation_data(page: Page) -> dict[str, Any]:
+    """Why the page is in the list: its rank and the parts of its score."""
+    rec = page.recommendation
+    return {
+        "rank": rec.rank,
+        "score": rec.score,
+        "similarity": rec.similarity,
+        "freshness": rec.freshness,
+        "popularity": rec.popularity,
+    }
+
+
+def list_data(ranked: RankedList, items: list[dict]) -> dict[str, Any]:
+    query = ranked.query
+    return {
+        "meta": {"total_count": len(items)},
+        "feed": query.feed_label,
+        "context": query.context.pk if query.context is not None else None,
+        "list_token": ranked.list_token,
+        "items": items,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    """Datetimes as Wagtail's API (Django REST framework) writes them."""
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def serialise_page(page: Page, request: HttpRequest, locales: dict[int, str]) -> dict[str, Any]:
+    """A page as Wagtail's API v2 lists it (its default listing fields), plus ``recommendation``."""
+    meta = {
+        "type": f"{page._meta.app_label}.{type(page).__name__}",
+        "html_url": page.get_full_url(request),
+        "slug": page.slug,
+        "first_published_at": _iso(page.first_published_at),
+        "search_description": page.search_description,
+    }
+    if locales:
+        meta["locale"] = locales.get(page.locale_id)
+    return {
+        "id": page.pk,
+        "meta": meta,
+        "title": page.title,
+        "recommendation": recommendation_data(page),
+    }
+
+
+def personal(response: HttpResponse) -> HttpResponse:
+    """Keep an answer out of shared caches: it depends on who asks."""
+    patch_cache_control(response, private=True)
+    patch_vary_headers(response, ["Cookie"])
+    return response
+
+
+def rate_limited(request: HttpRequest) -> bool:
+    limit = neural_feed_settings.API_RATE_LIMIT_PER_IP_PER_MINUTE
+    return bool(limit) and _over_limit(f"api-ip:{_client_ip(request)}", limit)
+
+
+def _answer(request: HttpRequest, similar_to: str | None) -> HttpResponse:
+    if request.method not in ("GET", "HEAD"):
+        response = JsonResponse({"error": "Use GET."}, status=405)
+        response["Allow"] = "GET, HEAD"
+        return response
+    if rate_limited(request):
+        return personal(JsonResponse({"error": "Too many requests; slow down."}, status=429))
+    try:
+        query = parse_query(request, request.GET, similar_to=similar_to)
+        ranked = ranked_list(request, query)
+    except InvalidRecommendationRequest as exc:
+        return personal(JsonResponse({"error": str(exc)}, status=400))
+    except (UnknownFeed, PageNotAvailable) as exc:
+        return personal(JsonResponse({"error": str(exc)}, status=404))
+    locales = {}
+    if getattr(settings, "WAGTAIL_I18N_ENABLED", False):
+        locales = dict(Locale.objects.values_list("pk", "language_code"))
+    items = [serialise_page(page, request, locales) for page in ranked.pages]
+    return personal(JsonResponse(list_data(ranked, items)))
+
+
+def recommendations(request: HttpRequest) -> HttpResponse:
+    """``GET recommendations/?feed=&limit=&context=``: the reader's list."""
+    return _answer(request, None)
+
+
+def similar(request: HttpRequest, page_id: str) -> HttpResponse:
+    """``GET similar/<page id>/?feed=&limit=``: pages like one the reader may see."""
+    return _answer(request, page_id)
