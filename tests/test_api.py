@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.core.cache import cache
+from django.template import Context, Template
 from wagtail.models import PageViewRestriction
 
 from wagtail_neural_feed.tracking import read_list_token
@@ -169,3 +172,13 @@ def test_router_endpoint_fields_similar_and_errors(client, articles):
     assert response.status_code == 404 and response.json()["message"]
     assert client.get(f"{ROUTER_URL}similar/999999/").status_code == 404
     assert client.post(ROUTER_URL).status_code == 405
+
+
+def test_tracker_config_names_the_api(client, rf, articles):
+    html = Template("{% load neural_feed %}{% neural_feed_tracker %}").render(
+        Context({"page": articles[0], "request": rf.get("/")})
+    )
+    config = json.loads(html.split('type="application/json">')[1].split("</script>")[0])
+    assert config["recommendationsEndpoint"] == URL
+    assert config["similarEndpoint"] + f"{articles[0].pk}/" == similar_url(articles[0].pk)
+    assert "data-neural-feed-placeholder" in html and "IntersectionObserver" in html
