@@ -1,0 +1,206 @@
+"""JSON API requests/s through a real WSGI server, under concurrent keep-alive clients.
+
+    python -m benchmarks.api                          # 10k pages, 8 clients, 10 s per case
+    python -m benchmarks.api --size 100000 --seconds 15
+
+Builds (or reuses) the ranking benchmark's world of ``--size`` pages
+(``benchmarks.ranking.build_world``: same database, ``nf_bench_<size>``),
+gives its readers signed-in sessions, starts gunicorn on loopback and runs
+three cases for a fixed time each: personal recommendations for signed-in
+readers, recommendations for anonymous visitors, and "more like this" for
+random pages. Every answer must be a 200 with a list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+from benchmarks.common import ROOT, print_table, setup_django
+from benchmarks.ingest import read_response, wait_for_port
+
+PORT = 8766
+BASE_DB = os.environ.get("NEURAL_FEED_BENCH_DB", "nf_bench")
+
+
+def sessions_for(readers) -> list[str]:
+    """A signed-in session per reader, as a login would leave it."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    keys = []
+    for reader in readers:
+        session = SessionStore()
+        session[SESSION_KEY] = str(reader.user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = reader.user.get_session_auth_hash()
+        session.create()
+        keys.append(session.session_key)
+    return keys
+
+
+def build_cases(world: dict, rng: random.Random) -> dict[str, list[bytes]]:
+    """Ready-made HTTP/1.1 requests per case, so clients spend their time on the wire."""
+    from wagtail_neural_feed.models import PageEmbedding
+
+    host = world["site"].hostname
+
+    def request(path: str, cookie: str = "") -> bytes:
+        head = f"GET /neural-feed/{path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n"
+        if cookie:
+            head += f"Cookie: {cookie}\r\n"
+        return (head + "\r\n").encode()
+
+    sessions = sessions_for(world["readers"])
+    page_ids = list(
+        PageEmbedding.objects.filter(path__startswith=world["home"].path).values_list(
+            "page_id", flat=True
+        )
+    )
+    return {
+        "recommendations, signed-in readers (limit 10)": [
+            request("recommendations/?limit=10", f"sessionid={key}") for key in sessions
+        ],
+        "recommendations, anonymous (limit 10)": [request("recommendations/?limit=10")],
+        "similar/<id>/, anonymous (limit 5)": [
+            request(f"similar/{page_id}/?limit=5") for page_id in rng.sample(page_ids, 500)
+        ],
+    }
+
+
+def client(requests: list[bytes], stop: float, results: dict) -> None:
+    ok = errors = 0
+    latencies = []
+    rng = random.Random()
+    sock, buffer = None, b""
+    while time.monotonic() < stop:
+        request = rng.choice(requests)
+        started = time.perf_counter()
+        status = None
+        for _attempt in (1, 2):
+            fresh = sock is None
+            try:
+                if sock is None:
+                    sock = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+                    buffer = b""
+                sock.sendall(request)
+                status, buffer = read_response(sock, buffer)
+                break
+            except OSError:
+                if sock is not None:
+                    sock.close()
+                sock = None
+                if fresh:
+                    break
+                # The server closed the connection after its last answer: reconnect once.
+        if status is None:
+            errors += 1
+            continue
+        latencies.append(time.perf_counter() - started)
+        if status == 200:
+            ok += 1
+        else:
+            errors += 1
+    if sock is not None:
+        sock.close()
+    with results["lock"]:
+        results["ok"] += ok
+        results["errors"] += errors
+        results["latencies"].extend(latencies)
+
+
+def run_case(requests: list[bytes], *, clients: int, seconds: float) -> dict:
+    client(
+        requests,
+        time.monotonic() + 1,
+        {"ok": 0, "errors": 0, "latencies": [], "lock": threading.Lock()},
+    )  # warm up
+    results = {"ok": 0, "errors": 0, "latencies": [], "lock": threading.Lock()}
+    stop = time.monotonic() + seconds
+    started = time.monotonic()
+    threads = [
+        threading.Thread(target=client, args=(requests, stop, results)) for _ in range(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results["elapsed"] = time.monotonic() - started
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--readers", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the world")
+    args = parser.parse_args()
+    os.environ["NEURAL_FEED_BENCH_DB"] = f"{BASE_DB}_{args.size}"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.api_settings"
+    setup_django("benchmarks.api_settings")
+    from django.db import connections
+
+    from benchmarks.ranking import build_world
+
+    world = build_world(args.size, readers=args.readers, rebuild=args.rebuild)
+    cases = build_cases(world, random.Random(args.size))
+    connections.close_all()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "benchmarks.api_wsgi:application",
+            "--bind",
+            f"127.0.0.1:{PORT}",
+            "--workers",
+            str(args.workers),
+            "--worker-class",
+            "sync",
+            "--keep-alive",
+            "5",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    rows = []
+    try:
+        wait_for_port(PORT)
+        for name, requests in cases.items():
+            result = run_case(requests, clients=args.clients, seconds=args.seconds)
+            latencies = sorted(result["latencies"]) or [0.0]
+            rows.append(
+                [
+                    name,
+                    f"{result['ok'] / result['elapsed']:.0f}",
+                    f"{statistics.median(latencies) * 1000:.1f}",
+                    f"{latencies[int(0.95 * (len(latencies) - 1))] * 1000:.1f}",
+                    result["ok"],
+                    result["errors"],
+                ]
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print_table(
+        f"JSON API through gunicorn ({args.workers} sync workers, {args.clients} keep-alive "
+        f"clients, {args.seconds:g} s per case, loopback, {args.size} pages)",
+        ["case", "requests/s", "p50 ms", "p95 ms", "200 responses", "errors"],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
