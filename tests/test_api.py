@@ -182,3 +182,22 @@ def test_tracker_config_names_the_api(client, rf, articles):
     assert config["recommendationsEndpoint"] == URL
     assert config["similarEndpoint"] + f"{articles[0].pk}/" == similar_url(articles[0].pk)
     assert "data-neural-feed-placeholder" in html and "IntersectionObserver" in html
+
+
+def test_the_reader_is_the_visitor_cookie_of_the_beacon(client, articles):
+    from django.test import TestCase
+
+    from wagtail_neural_feed.tracking import page_token
+
+    read = articles[0]
+    beacon = {"page": read.pk, "kind": "view", "token": page_token(read.pk)}
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = client.post(
+            "/neural-feed/interactions/", beacon, content_type="application/json"
+        )
+    assert response.status_code == 201 and "nf_visitor" in client.cookies
+    # Already-read pages leave this visitor's list, not a newcomer's.
+    mine = [item["id"] for item in client.get(URL).json()["items"]]
+    assert read.pk not in mine and len(mine) == len(articles) - 1
+    newcomer = client.__class__()
+    assert read.pk in [item["id"] for item in newcomer.get(URL).json()["items"]]
