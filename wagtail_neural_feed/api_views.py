@@ -25,6 +25,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from wagtail.models import Locale, Page, Site
 
+from .api import recommend, similar_pages
 from .conf import neural_feed_settings
 from .exceptions import InvalidRecommendationRequest, PageNotAvailable, UnknownFeed
 from .feeds import DEFAULT_FEED_SLUG, get_feed_config
@@ -120,12 +121,8 @@ def visible_page(request: HttpRequest, page_id: int) -> Page:
 
 def _ranked(request: HttpRequest, query: ListQuery) -> list[Page]:
     """The one call into the ranking: swap for the shared lists service (cached per reader)."""
-    from . import recommend, similar_pages
-
     if query.similar:
-        return similar_pages(
-            query.context, limit=query.limit, feed=query.feed, reader_or_request=request
-        )
+        return similar_pages(query.context, limit=query.limit, feed=query.feed, reader=request)
     return recommend(request, feed=query.feed, limit=query.limit, context_page=query.context)
 
 
