@@ -201,3 +201,14 @@ def test_the_reader_is_the_visitor_cookie_of_the_beacon(client, articles):
     assert read.pk not in mine and len(mine) == len(articles) - 1
     newcomer = client.__class__()
     assert read.pk in [item["id"] for item in newcomer.get(URL).json()["items"]]
+
+
+def test_router_endpoint_shares_the_rate_limit(client, articles, settings):
+    settings.WAGTAIL_NEURAL_FEED = {
+        **settings.WAGTAIL_NEURAL_FEED,
+        "API_RATE_LIMIT_PER_IP_PER_MINUTE": 1,
+    }
+    assert client.get(ROUTER_URL).status_code == 200
+    response = client.get(ROUTER_URL)
+    assert response.status_code == 429 and response.json()["message"]
+    assert client.get(URL).status_code == 429  # one budget for both front doors
