@@ -190,6 +190,19 @@ def serialise_page(page: Page, request: HttpRequest, locales: dict[int, str]) ->
     }
 
 
+_locale_codes: dict[int, str] = {}
+
+
+def locale_codes(locale_ids: set[int]) -> dict[int, str]:
+    """Language codes by locale id (for ``meta.locale``), read again only when a locale is new;
+    empty when Wagtail's internationalisation is off (its API omits the field then)."""
+    if not getattr(settings, "WAGTAIL_I18N_ENABLED", False):
+        return {}
+    if not locale_ids <= _locale_codes.keys():
+        _locale_codes.update(Locale.objects.values_list("pk", "language_code"))
+    return _locale_codes
+
+
 def personal(response: HttpResponse) -> HttpResponse:
     """Keep an answer out of shared caches: it depends on who asks."""
     patch_cache_control(response, private=True)
@@ -216,9 +229,7 @@ def _answer(request: HttpRequest, similar_to: str | None) -> HttpResponse:
         return personal(JsonResponse({"error": str(exc)}, status=400))
     except (UnknownFeed, PageNotAvailable) as exc:
         return personal(JsonResponse({"error": str(exc)}, status=404))
-    locales = {}
-    if getattr(settings, "WAGTAIL_I18N_ENABLED", False):
-        locales = dict(Locale.objects.values_list("pk", "language_code"))
+    locales = locale_codes({page.locale_id for page in ranked.pages})
     items = [serialise_page(page, request, locales) for page in ranked.pages]
     return personal(JsonResponse(list_data(ranked, items)))
 
