@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 from django.db import connections
 from playwright.sync_api import sync_playwright
 
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 from wagtail_neural_feed.models import Impression, Reader
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
