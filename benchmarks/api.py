@@ -8,7 +8,8 @@ Builds (or reuses) the ranking benchmark's world of ``--size`` pages
 gives its readers signed-in sessions, starts gunicorn on loopback and runs
 three cases for a fixed time each: personal recommendations for signed-in
 readers, recommendations for anonymous visitors, and "more like this" for
-random pages. Every answer must be a 200 with a list.
+random pages. Every answer must be a 200 with a list. Then, in-process, what
+the API adds to ``recommend()`` alone (middleware, site, serialisation, token).
 """
 
 from __future__ import annotations
@@ -134,6 +135,42 @@ def run_case(requests: list[bytes], *, clients: int, seconds: float) -> dict:
     return results
 
 
+def in_process_overhead(world: dict, *, queries: int = 200) -> list[list]:
+    """The API's own cost: one anonymous list through Django's handler vs ``recommend()``
+    alone, in this process, one request at a time (CPU and wall ms per list)."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.test import Client, RequestFactory
+
+    from wagtail_neural_feed import recommend
+
+    host = world["site"].hostname
+    client = Client(HTTP_HOST=host)
+
+    def ranking_only() -> None:
+        request = RequestFactory().get("/", HTTP_HOST=host)
+        request.user, request.session = AnonymousUser(), {}
+        recommend(request, limit=10)
+
+    def through_api() -> None:
+        assert client.get("/neural-feed/recommendations/?limit=10").status_code == 200
+
+    rows = []
+    for name, call in (("recommend() alone", ranking_only), ("GET recommendations/", through_api)):
+        for _ in range(20):
+            call()
+        cpu, wall = time.process_time(), time.perf_counter()
+        for _ in range(queries):
+            call()
+        rows.append(
+            [
+                name,
+                f"{(time.process_time() - cpu) * 1000 / queries:.2f}",
+                f"{(time.perf_counter() - wall) * 1000 / queries:.2f}",
+            ]
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=10_000)
@@ -197,6 +234,11 @@ def main() -> None:
         f"clients, {args.seconds:g} s per case, loopback, {args.size} pages)",
         ["case", "requests/s", "p50 ms", "p95 ms", "200 responses", "errors"],
         rows,
+    )
+    print_table(
+        "the API's own cost, in-process, one request at a time (anonymous, limit 10)",
+        ["path", "CPU ms / list", "wall ms / list"],
+        in_process_overhead(world),
     )
 
 
