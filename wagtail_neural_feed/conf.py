@@ -87,6 +87,13 @@ DEFAULTS: dict[str, Any] = {
     "POPULARITY_HALF_LIFE_DAYS": 7.0,
     # Dotted paths of Feed subclasses to register (besides @register_feed).
     "FEEDS": [],
+    # --- rendered lists (blocks, template tags) ----------------------------
+    # Seconds a rendered list is kept in Django's cache, per reader, feed,
+    # context and limit; a reader's entries are dropped when their profile
+    # changes. 0 turns the cache off.
+    "LIST_CACHE_SECONDS": 60,
+    # The Django cache alias those lists are kept in.
+    "LIST_CACHE_ALIAS": "default",
 }
 
 

@@ -26,6 +26,7 @@ from django.db import transaction
 from .compat import get_page_model
 from .conf import neural_feed_settings
 from .feeds import DEFAULT_FEED_SLUG, FeedConfig, get_feed_config, registered_feeds
+from .list_cache import bump_reader_version
 from .models import EmbeddingStatus, Interaction, PageEmbedding, Reader, ReaderProfile
 from .pagetypes import content_type_ids
 from .sources import liked_page_ids, source_feeds
@@ -199,6 +200,7 @@ def _store(profile: ReaderProfile, total, reference, *, stale: bool) -> None:
     profile.reference_time = reference
     profile.stale = stale
     profile.save()
+    bump_reader_version(profile.reader_id)  # cached lists of this reader are stale now
 
 
 # --- feeds fed by a site's own "likes" (see sources.py) ---------------------------
@@ -223,6 +225,7 @@ def recompute_source_profile(user_id: int, feed_slug: str) -> ReaderProfile:
             "stale": len(rows) < len(set(page_ids)),  # some embeddings not ready yet
         },
     )
+    bump_reader_version(reader.pk)  # cached lists of this reader are stale now
     return profile
 
 

@@ -7,6 +7,7 @@ from wagtail.fields import RichTextField, StreamField
 from wagtail.models import Page
 from wagtail.search import index
 
+from wagtail_neural_feed.blocks import RecommendedPagesBlock, SimilarPagesBlock
 from wagtail_neural_feed.models import RecommendablePageMixin
 
 
@@ -32,6 +33,10 @@ class ArticlePage(RecommendablePageMixin, Page):
         blank=True,
     )
     secret_note = models.TextField(blank=True)
+    # Recommendation blocks, rendered below the article (tests/templates/testapp/article_page.html).
+    related = StreamField(
+        [("recommended", RecommendedPagesBlock()), ("similar", SimilarPagesBlock())], blank=True
+    )
     # A site's own "likes", as an interaction source for a feed (m2m mode).
     likes = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="liked_articles"
@@ -63,6 +68,12 @@ class Like(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} likes {self.page_id}"
+
+
+class ListingPage(Page):
+    """Uses the template tags (tests/templates/testapp/listing_page.html)."""
+
+    feed = models.CharField(max_length=100, blank=True)
 
 
 class PlainPage(Page):

@@ -1,0 +1,111 @@
+"""Short-lived caching of rendered recommendation lists, per reader.
+
+A personal list is cached under the reader's identity (user id or visitor
+cookie) plus a per-reader *version*; writing a reader's profile bumps the
+version, so the next render misses and ranks again with the new profile.
+Readers without an identity share one entry per feed, context, site and
+language. ``LIST_CACHE_SECONDS = 0`` turns all of this off.
+
+This module imports no ranking code: :mod:`.profiles` and :mod:`.sources`
+call :func:`bump_reader_version` whenever they store a profile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+from django.core.cache import BaseCache, caches
+from django.db import transaction
+from django.http import HttpRequest
+
+from .conf import neural_feed_settings
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "neural_feed:list"
+VERSION_PREFIX = "neural_feed:reader_version"
+#: The identity of readers the server cannot tell apart (no user, no cookie).
+ANONYMOUS = "anonymous"
+
+
+def cache_seconds() -> int:
+    return int(neural_feed_settings.LIST_CACHE_SECONDS or 0)
+
+
+def list_cache() -> BaseCache:
+    return caches[neural_feed_settings.LIST_CACHE_ALIAS]
+
+
+def reader_identity(request_or_reader: Any) -> str:
+    """``"u<user id>"``, ``"v<visitor id>"`` or :data:`ANONYMOUS`; no database query."""
+    from .models import Reader
+    from .tracking import visitor_id
+
+    if isinstance(request_or_reader, HttpRequest):
+        user = getattr(request_or_reader, "user", None)
+        if user is not None and user.is_authenticated:
+            return f"u{user.pk}"
+        visitor = visitor_id(request_or_reader)
+        return f"v{visitor}" if visitor else ANONYMOUS
+    if isinstance(request_or_reader, Reader):
+        if request_or_reader.user_id:
+            return f"u{request_or_reader.user_id}"
+        return f"v{request_or_reader.visitor_id}"
+    if getattr(request_or_reader, "is_authenticated", False):
+        return f"u{request_or_reader.pk}"
+    return ANONYMOUS
+
+
+def _version_key(identity: str) -> str:
+    return f"{VERSION_PREFIX}:{identity}"
+
+
+def list_key(identity: str, parts: Sequence[Any]) -> tuple[str, str]:
+    """The cache key for one list, and the key of the version it depends on."""
+    digest = hashlib.blake2b(repr((identity, *parts)).encode(), digest_size=16).hexdigest()
+    return f"{KEY_PREFIX}:{digest}", _version_key(identity)
+
+
+def get_list(identity: str, parts: Sequence[Any]) -> tuple[Any, str | None]:
+    """``(cached value or None, key to store under)``; ``(None, None)`` when caching is off."""
+    if cache_seconds() <= 0:
+        return None, None
+    cache = list_cache()
+    key, version_key = list_key(identity, parts)
+    version = cache.get(version_key, "0") if identity != ANONYMOUS else "0"
+    key = f"{key}:{version}"
+    return cache.get(key), key
+
+
+def set_list(key: str | None, value: Any) -> None:
+    if key is not None:
+        list_cache().set(key, value, cache_seconds())
+
+
+def bump_reader_version(reader_id: int) -> None:
+    """Drop the reader's cached lists, once the current transaction commits.
+
+    Called wherever a profile is stored. Does nothing when caching is off.
+    """
+    if cache_seconds() <= 0 or reader_id is None:
+        return
+    transaction.on_commit(partial(_bump, reader_id), robust=True)
+
+
+def _bump(reader_id: int) -> None:
+    from .models import Reader
+
+    row = Reader.objects.filter(pk=reader_id).values_list("user_id", "visitor_id").first()
+    if row is None:
+        return
+    user_id, visitor = row
+    identity = f"u{user_id}" if user_id else f"v{visitor}"
+    # A version key outlives every list stored under an older version, so a
+    # version that expires can never bring an old entry back.
+    timeout = max(3600, 2 * cache_seconds())
+    list_cache().set(_version_key(identity), uuid.uuid4().hex, timeout)

@@ -1,0 +1,187 @@
+"""Turning a :class:`~.lists.RecommendationList` into HTML, for blocks and tags.
+
+Templates are looked up per feed first (``wagtail_neural_feed/feeds/<slug>.html``)
+and then the default ``wagtail_neural_feed/page_list.html``. Page types choose
+their image and summary with two optional methods,
+``get_recommendation_image()`` and ``get_recommendation_summary()``; without
+them the summary is the search description and the image is the page's first
+image field.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import apps
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
+from wagtail.models import Page
+
+from .exceptions import NeuralFeedError
+from .lists import RecommendationList, recommendation_list
+from .models import RecommendablePageMixin
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TEMPLATE = "wagtail_neural_feed/page_list.html"
+PLACEHOLDER_TEMPLATE = "wagtail_neural_feed/placeholder.html"
+LAYOUTS = ("list", "cards")
+_SLUG = re.compile(r"^[-\w]+$")
+
+
+@dataclass
+class ListOptions:
+    """How a list looks; the same options for the block and the tags."""
+
+    heading: str = ""
+    layout: str = "list"
+    show_summary: bool = True
+    show_image: bool = False
+    empty_text: str = ""
+    hide_when_empty: bool = True
+    client_side: bool = False
+
+
+@dataclass
+class Item:
+    page: Page
+    summary: str = ""
+    image: Any = None
+
+
+def safe_list(request_or_reader: Any, **kwargs: Any) -> RecommendationList:
+    """:func:`~.lists.recommendation_list`, or an empty list (and a warning in the log)
+    when the feed is unknown or an argument is bad: a page never fails for that."""
+    try:
+        return recommendation_list(request_or_reader, **kwargs)
+    except NeuralFeedError as exc:
+        logger.warning("Rendering an empty recommendation list: %s", exc)
+        feed = kwargs.get("feed")
+        return RecommendationList(pages=[], feed=str(getattr(feed, "slug", feed) or ""), title="")
+
+
+def render_list(
+    recommendations: RecommendationList,
+    options: ListOptions,
+    *,
+    request: HttpRequest | None = None,
+) -> str:
+    """The HTML of one list (empty when it has no pages and should hide)."""
+    if not recommendations and options.hide_when_empty:
+        return ""
+    layout = options.layout if options.layout in LAYOUTS else "list"
+    context = {
+        "request": request,
+        "recommendations": recommendations,
+        "items": items_for(recommendations.pages, with_images=options.show_image),
+        "heading": options.heading or recommendations.title,
+        "heading_id": f"neural-feed-{recommendations.list_id[:12]}",
+        "layout": layout,
+        "show_summary": options.show_summary,
+        "show_image": options.show_image,
+        "empty_text": options.empty_text,
+    }
+    return render_to_string(templates_for(recommendations.feed), context)
+
+
+def render_placeholder(
+    options: ListOptions,
+    *,
+    feed: str = "",
+    limit: int,
+    context_page: Page | None = None,
+    similar: bool = False,
+    picks: tuple[int, ...] = (),
+) -> SafeString:
+    """The client-side placeholder the tracker script fills from the JSON API."""
+    return render_to_string(
+        PLACEHOLDER_TEMPLATE,
+        {
+            "feed": feed,
+            "limit": limit,
+            "context_id": context_page.pk if context_page is not None else "",
+            "layout": options.layout if options.layout in LAYOUTS else "list",
+            "similar": similar,
+            "heading": options.heading,
+            "picks": ",".join(str(pk) for pk in picks),
+        },
+    )
+
+
+def templates_for(feed: str) -> list[str]:
+    """The per-feed override first, then the default template."""
+    if feed and _SLUG.match(feed):
+        return [f"wagtail_neural_feed/feeds/{feed}.html", DEFAULT_TEMPLATE]
+    return [DEFAULT_TEMPLATE]
+
+
+def items_for(pages: list[Page], *, with_images: bool) -> list[Item]:
+    """Each page with its summary and, when asked, its image (one query for all
+    images found through an image field)."""
+    items = [Item(page=page, summary=recommendation_summary(page)) for page in pages]
+    if with_images:
+        _attach_images(items)
+    return items
+
+
+def recommendation_summary(page: Page) -> str:
+    hook = getattr(page, "get_recommendation_summary", None)
+    if callable(hook):
+        return str(hook() or "")
+    return getattr(page, "search_description", "") or ""
+
+
+def _attach_images(items: list[Item]) -> None:
+    wanted: dict[int, list[Item]] = {}
+    for item in items:
+        hook = getattr(item.page, "get_recommendation_image", None)
+        if callable(hook):
+            item.image = hook()
+            continue
+        field = image_field(type(item.page))
+        image_id = getattr(item.page, field.attname) if field is not None else None
+        if image_id is not None:
+            wanted.setdefault(image_id, []).append(item)
+    if wanted:
+        from wagtail.images import get_image_model
+
+        for image_id, image in get_image_model().objects.in_bulk(list(wanted)).items():
+            for item in wanted[image_id]:
+                item.image = image
+
+
+@functools.cache
+def image_field(model: type[Page]) -> Any:
+    """The model's first foreign key to an image, or None."""
+    if not apps.is_installed("wagtail.images"):
+        return None
+    from wagtail.images.models import AbstractImage
+
+    for field in model._meta.concrete_fields:
+        related = getattr(field, "related_model", None)
+        if field.many_to_one and isinstance(related, type) and issubclass(related, AbstractImage):
+            return field
+    return None
+
+
+def latest_pages(limit: int) -> list[Page]:
+    """The newest live, public, recommendable pages: a realistic sample for previews."""
+    models = [
+        model
+        for model in apps.get_models()
+        if issubclass(model, Page) and issubclass(model, RecommendablePageMixin)
+    ]
+    if not models:
+        return []
+    return list(
+        Page.objects.live()
+        .public()
+        .type(*models)
+        .order_by("-first_published_at", "-pk")
+        .specific()[:limit]
+    )
