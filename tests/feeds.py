@@ -48,3 +48,11 @@ class SlowFreshnessFeed(Feed):
 
     slug = "slow-freshness"
     freshness_half_life_days = 60
+
+
+class NewsFeed(Feed):
+    """Has its own list template: tests/templates/wagtail_neural_feed/feeds/news.html."""
+
+    slug = "news"
+    title = "Latest news"
+    page_types = ["testapp.NewsPage"]

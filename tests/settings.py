@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
+    "wagtail_neural_feed.middleware.PrivateListsMiddleware",
 ]
 
 ROOT_URLCONF = "tests.urls"
@@ -96,6 +97,8 @@ WAGTAIL_NEURAL_FEED = {
     # autovacuum may change mid-run: tests pick a path explicitly (the
     # `ranking_path` fixture runs a test through both).
     "EXACT_BELOW_PAGES": 0,
+    # Rendered lists are not cached unless a test turns the cache on.
+    "LIST_CACHE_SECONDS": 0,
 }
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
