@@ -1,0 +1,188 @@
+"""Time a recommendations block adds to rendering a page, cold and with a warm cache.
+
+    python -m benchmarks.render                     # 100k-page world
+    python -m benchmarks.render --size 10000 --renders 300
+
+Builds (or reuses) the ranking benchmark's world of ``--size`` pages with
+signed-in readers who have profiles and read pages (see benchmarks/ranking.py;
+the same database, ``<NEURAL_FEED_BENCH_DB>_<size>``), adds two article pages
+that differ only in one ``RecommendedPagesBlock`` (6 pages, cards, default
+feed), and renders each page the way Wagtail serves it (``page.serve`` and
+``response.render()``; request with the site resolved and the reader signed
+in). Renders alternate between the two pages, readers rotate, and the table
+gives the p50 / p90 of each and of the added time: with the list cache off
+(every render ranks) and with it warm (every reader's list rendered once
+before). Anonymous readers without a cookie share one cache entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+import numpy as np
+
+from benchmarks.common import print_table
+
+BASE_DB = os.environ.get("NEURAL_FEED_BENCH_DB", "nf_bench")
+BLOCK = {"count": 6, "layout": "cards", "show_summary": True, "show_image": True}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def make_hosts(world: dict):
+    """The two pages under test (made once): without and with the block, same embedding."""
+    from tests.bulk import bulk_embeddings
+    from tests.testapp.models import ArticlePage
+    from wagtail_neural_feed.models import PageEmbedding
+
+    home = world["home"]
+    hosts = []
+    for slug, related in (("render-plain", "[]"), ("render-block", json.dumps([BLOCK_VALUE]))):
+        page = ArticlePage.objects.filter(slug=slug).first()
+        if page is None:
+            page = ArticlePage(title=slug, slug=slug, intro="<p>A page.</p>", related=related)
+            home.add_child(instance=page)
+        hosts.append(ArticlePage.objects.get(pk=page.pk))
+    missing = [p.pk for p in hosts if not PageEmbedding.objects.filter(page_id=p.pk).exists()]
+    if missing:
+        # Both read like a page of the world's first cluster: a realistic context.
+        vector = np.asarray(
+            PageEmbedding.objects.filter(path__startswith=world["section_a"].path)
+            .values_list("embedding", flat=True)
+            .first()
+        )
+        bulk_embeddings(missing, np.stack([vector] * len(missing)))
+    return hosts
+
+
+BLOCK_VALUE = {"type": "recommended", "value": BLOCK}
+
+
+def request_for(world: dict, user):
+    from django.contrib.auth.models import AnonymousUser
+    from django.test import RequestFactory
+
+    request = RequestFactory().get(
+        "/", HTTP_HOST=world["site"].hostname, HTTP_USER_AGENT="Mozilla/5.0"
+    )
+    request.user = user or AnonymousUser()
+    request.session = {}
+    request._wagtail_site = world["site"]
+    return request
+
+
+def render_ms(page, request) -> tuple[float, int]:
+    started = time.perf_counter()
+    response = page.serve(request)
+    response.render()
+    elapsed = (time.perf_counter() - started) * 1000
+    return elapsed, response.content.count(b"data-neural-feed-page=")
+
+
+def measure(world: dict, hosts, *, renders: int, cache_seconds: int, anonymous: bool) -> dict:
+    """Alternate plain and block renders over the readers; return times in ms."""
+    from django.core.cache import cache
+    from django.test import override_settings
+
+    plain, with_block = hosts
+    users = [None] if anonymous else [reader.user for reader in world["readers"]]
+    settings_value = {**_nf_settings(), "LIST_CACHE_SECONDS": cache_seconds}
+    with override_settings(WAGTAIL_NEURAL_FEED=settings_value):
+        cache.clear()
+        for user in users:  # warm up templates, connections, prepared statements (and the cache)
+            render_ms(plain, request_for(world, user))
+            render_ms(with_block, request_for(world, user))
+        times = {"plain": [], "block": [], "added": [], "shown": set()}
+        for i in range(renders):
+            user = users[i % len(users)]
+            base, _ = render_ms(plain, request_for(world, user))
+            full, shown = render_ms(with_block, request_for(world, user))
+            times["plain"].append(base)
+            times["block"].append(full)
+            times["added"].append(full - base)
+            times["shown"].add(shown)
+    return times
+
+
+def _nf_settings() -> dict:
+    from django.conf import settings
+
+    return dict(settings.WAGTAIL_NEURAL_FEED)
+
+
+def count_queries(world: dict, hosts, *, cache_seconds: int) -> int:
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test import override_settings
+    from django.test.utils import CaptureQueriesContext
+
+    user = world["readers"][0].user
+    with override_settings(
+        WAGTAIL_NEURAL_FEED={**_nf_settings(), "LIST_CACHE_SECONDS": cache_seconds}
+    ):
+        cache.clear()
+        render_ms(hosts[1], request_for(world, user))
+        with CaptureQueriesContext(connection) as block:
+            render_ms(hosts[1], request_for(world, user))
+        with CaptureQueriesContext(connection) as plain:
+            render_ms(hosts[0], request_for(world, user))
+    return len(block) - len(plain)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=100_000, help="pages in the world")
+    parser.add_argument("--renders", type=int, default=300, help="renders of each page")
+    parser.add_argument("--readers", type=int, default=50, help="readers built and rotated")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the world")
+    args = parser.parse_args()
+    os.environ["NEURAL_FEED_BENCH_DB"] = f"{BASE_DB}_{args.size}"
+
+    from benchmarks.common import setup_django
+
+    setup_django()
+    from benchmarks.ranking import build_world
+
+    world = build_world(args.size, readers=args.readers, rebuild=args.rebuild)
+    hosts = make_hosts(world)
+    rows = []
+    for label, cache_seconds, anonymous in (
+        ("signed-in, cache off (cold)", 0, False),
+        ("signed-in, cache warm", 60, False),
+        ("anonymous, cache off (cold)", 0, True),
+        ("anonymous, cache warm", 60, True),
+    ):
+        times = measure(
+            world, hosts, renders=args.renders, cache_seconds=cache_seconds, anonymous=anonymous
+        )
+        rows.append(
+            [
+                label,
+                f"{statistics.median(times['plain']):.2f}",
+                f"{statistics.median(times['block']):.2f}",
+                f"{statistics.median(times['added']):.2f}",
+                f"{percentile(times['added'], 0.9):.2f}",
+                ",".join(str(n) for n in sorted(times["shown"])),
+            ]
+        )
+    print_table(
+        f"Rendering an article page with one RecommendedPagesBlock (6 pages, cards), "
+        f"{args.size} pages, {args.renders} renders each (ms)",
+        ["case", "p50 without", "p50 with", "p50 added", "p90 added", "pages shown"],
+        rows,
+    )
+    print(
+        f"\nqueries added by the block: {count_queries(world, hosts, cache_seconds=0)} cold, "
+        f"{count_queries(world, hosts, cache_seconds=60)} warm"
+    )
+
+
+if __name__ == "__main__":
+    main()
