@@ -38,6 +38,7 @@ def test_wheel_ships_templates_migrations_and_types(tmp_path):
     assert "wagtail_neural_feed/migrations/0001_vector_extension.py" in names
     assert "wagtail_neural_feed/migrations/0002_initial.py" in names
     assert "wagtail_neural_feed/py.typed" in names
+    assert "wagtail_neural_feed/static/wagtail_neural_feed/neural_feed.css" in names
     assert not any(name.startswith(("tests/", "example_site/", "benchmarks/")) for name in names)
 
 
