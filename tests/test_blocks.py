@@ -220,3 +220,14 @@ def test_block_preview_renders_in_the_admin(client, articles, name):
     assert len(linked(html)) == block.child_blocks["count"].get_default()
     assert "wagtail_neural_feed/neural_feed.css" in html
     assert str(block.meta.description) and block.meta.icon
+
+
+def test_the_page_editor_offers_the_blocks_and_the_registered_feeds(client, settings, host):
+    settings.WAGTAIL_NEURAL_FEED = {**settings.WAGTAIL_NEURAL_FEED, "FEEDS": FEEDS}
+    page = host(("recommended", {"feed": "news", "picks": []}))
+    client.force_login(User.objects.create_superuser("editor", "editor@example.com", "pw"))
+    response = client.get(f"/admin/pages/{page.pk}/edit/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Recommended for you" in html and "More like this" in html
+    assert "Latest news" in html  # a feed registered after the block was built

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from wagtail import blocks
+from wagtail.admin.panels import FieldPanel
 from wagtail.fields import RichTextField, StreamField
 from wagtail.models import Page
 from wagtail.search import index
@@ -43,6 +44,12 @@ class ArticlePage(RecommendablePageMixin, Page):
     )
 
     search_fields = [*Page.search_fields, index.SearchField("intro"), index.SearchField("body")]
+    content_panels = [
+        *Page.content_panels,
+        FieldPanel("intro"),
+        FieldPanel("body"),
+        FieldPanel("related"),
+    ]
 
 
 class NewsPage(RecommendablePageMixin, Page):
