@@ -129,3 +129,28 @@ def test_unknown_feed_renders_nothing_and_bad_arguments_are_template_errors(arti
     assert render("{% recommended_pages feed='nope' as pages %}{{ pages|length }}") == "0"
     with pytest.raises(TemplateSyntaxError, match="unknown arguments colour"):
         render("{% recommended_pages_list colour='red' %}")
+
+
+def test_the_jinja2_globals_render_the_same_lists(articles):
+    from django.template import engines
+    from django.template.backends.jinja2 import Jinja2
+
+    engine = Jinja2(
+        {
+            "NAME": "jinja2",
+            "DIRS": [],
+            "APP_DIRS": False,
+            "OPTIONS": {"extensions": ["wagtail_neural_feed.jinja2tags.neural_feed"]},
+        }
+    )
+    assert engines  # the Django engine is untouched
+    request = RequestFactory().get("/")
+    request.user = AnonymousUser()
+    source = (
+        "{% set pages = recommended_pages(limit=3) %}"
+        "{% for p in pages %}[{{ p.pk }}]{% endfor %}|{{ recommended_pages_list(limit=2) }}"
+    )
+    html = engine.from_string(source).render({"page": articles[0]}, request=request)
+    assigned, rendered = html.split("|", 1)
+    assert assigned.count("[") == 3 and f"[{articles[0].pk}]" not in assigned
+    assert len(linked(rendered)) == 2 and "<section" in rendered
