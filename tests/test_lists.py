@@ -183,3 +183,15 @@ def test_a_list_for_a_request_marks_it_for_the_private_headers(articles):
     user_request = request_for(User.objects.create_user("someone"))
     recommendation_list(user_request, limit=2)
     assert user_request.neural_feed_personal
+
+
+def test_a_session_that_opened_a_password_page_gets_a_private_list(articles):
+    locked = PageViewRestriction.objects.create(
+        page=articles[0], restriction_type="password", password="pw"
+    )
+    session = SessionStore()
+    session[PageViewRestriction.passed_view_restrictions_session_key] = [locked.pk]
+    session.save()
+    result = recommendation_list(request_for(session=session), limit=6)
+    assert result.personal and articles[0].pk in ids(result)
+    assert articles[0].pk not in ids(recommendation_list(request_for(), limit=6))

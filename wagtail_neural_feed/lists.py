@@ -113,12 +113,15 @@ def recommendation_list(
         # Only what a reader may see varies a "More like this" list, and a
         # visitor cookie does not change that.
         identity = list_cache.ANONYMOUS
-    personal = identity != list_cache.ANONYMOUS
     parts = _key_parts(request, slug, similar, context_id, limit, pick_ids, personalise_picks)
+    # A session that opened a password-protected page may see it listed: private too.
+    personal = identity != list_cache.ANONYMOUS or bool(parts[-1])
     pages, key = list_cache.get_list(identity, parts)
     if pages is None:
         if similar:
-            pages = similar_pages(similar_to, limit=limit, feed=config, reader_or_request=request)
+            pages = similar_pages(
+                similar_to, limit=limit, feed=config, reader_or_request=request_or_reader
+            )
         else:
             pages = _with_picks(
                 request_or_reader, config, limit, context_page, pick_ids, personalise_picks
