@@ -12,8 +12,7 @@ from django.contrib.auth.models import User
 from wagtail.blocks.struct_block import StructBlockValidationError
 from wagtail.models import PageViewRestriction
 
-from tests.conftest import publish
-from tests.test_ranking import axis, set_embedding
+from tests.helpers import axis, publish, set_embedding
 from tests.testapp.models import ArticlePage
 from wagtail_neural_feed.blocks import RecommendedPagesBlock, SimilarPagesBlock
 from wagtail_neural_feed.models import Reader, ReaderProfile

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.test import RequestFactory, TestCase
 from wagtail.models import PageViewRestriction
 
-from tests.test_ranking import axis, make_reader, set_embedding
+from tests.helpers import axis, make_reader, set_embedding
 from wagtail_neural_feed.exceptions import InvalidRecommendationRequest, UnknownFeed
 from wagtail_neural_feed.lists import PICKED, recommendation_list
 from wagtail_neural_feed.models import Interaction, Reader, ReaderProfile

@@ -11,8 +11,8 @@ from django.template import Context, Template, TemplateSyntaxError
 from django.test import RequestFactory
 from wagtail.models import PageViewRestriction
 
+from tests.helpers import axis, set_embedding
 from tests.test_blocks import linked
-from tests.test_ranking import axis, set_embedding
 from tests.testapp.models import ListingPage
 from wagtail_neural_feed.models import Reader, ReaderProfile
 from wagtail_neural_feed.tracking import read_list_token

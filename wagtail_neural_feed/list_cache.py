@@ -21,9 +21,9 @@ from typing import Any
 
 from django.core.cache import BaseCache, caches
 from django.db import transaction
-from django.http import HttpRequest
 
 from .conf import neural_feed_settings
+from .models import Reader
 
 logger = logging.getLogger(__name__)
 
@@ -41,26 +41,6 @@ def list_cache() -> BaseCache:
     return caches[neural_feed_settings.LIST_CACHE_ALIAS]
 
 
-def reader_identity(request_or_reader: Any) -> str:
-    """``"u<user id>"``, ``"v<visitor id>"`` or :data:`ANONYMOUS`; no database query."""
-    from .models import Reader
-    from .tracking import visitor_id
-
-    if isinstance(request_or_reader, HttpRequest):
-        user = getattr(request_or_reader, "user", None)
-        if user is not None and user.is_authenticated:
-            return f"u{user.pk}"
-        visitor = visitor_id(request_or_reader)
-        return f"v{visitor}" if visitor else ANONYMOUS
-    if isinstance(request_or_reader, Reader):
-        if request_or_reader.user_id:
-            return f"u{request_or_reader.user_id}"
-        return f"v{request_or_reader.visitor_id}"
-    if getattr(request_or_reader, "is_authenticated", False):
-        return f"u{request_or_reader.pk}"
-    return ANONYMOUS
-
-
 def _version_key(identity: str) -> str:
     return f"{VERSION_PREFIX}:{identity}"
 
@@ -72,7 +52,10 @@ def list_key(identity: str, parts: Sequence[Any]) -> tuple[str, str]:
 
 
 def get_list(identity: str, parts: Sequence[Any]) -> tuple[Any, str | None]:
-    """``(cached value or None, key to store under)``; ``(None, None)`` when caching is off."""
+    """``(cached value or None, key to store under)``; ``(None, None)`` when caching is off.
+
+    ``identity`` is ``"u<user id>"``, ``"v<visitor id>"`` or :data:`ANONYMOUS`.
+    """
     if cache_seconds() <= 0:
         return None, None
     cache = list_cache()
@@ -98,8 +81,6 @@ def bump_reader_version(reader_id: int) -> None:
 
 
 def _bump(reader_id: int) -> None:
-    from .models import Reader
-
     row = Reader.objects.filter(pk=reader_id).values_list("user_id", "visitor_id").first()
     if row is None:
         return

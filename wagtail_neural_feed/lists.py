@@ -23,11 +23,13 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.models import Page, PageViewRestriction, Site
 
 from . import list_cache
+from .api import MAX_LIMIT, recommend, similar_pages
 from .exceptions import InvalidRecommendationRequest
 from .feeds import DEFAULT_FEED_SLUG, FeedConfig, get_feed_config
 from .list_cache import bump_reader_version
 from .models import EmbeddingStatus, PageEmbedding, Reader, ReaderProfile
-from .tracking import list_token, reader_for
+from .ranking import Recommendation
+from .tracking import list_token, reader_for, visitor_id
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +96,6 @@ def recommendation_list(
     reader's profile first; the feed fills the rest. The context page is never
     in the list. Raises ``UnknownFeed`` / ``InvalidRecommendationRequest``.
     """
-    from .api import recommend, similar_pages
-
     _check_limit(limit)
     similar = similar_to is not None
     if similar:
@@ -108,7 +108,7 @@ def recommendation_list(
     context_id = context_page.pk if context_page is not None else None
     pick_ids = () if similar else _unique_ids(picks, skip=context_id)
     request = request_or_reader if isinstance(request_or_reader, HttpRequest) else None
-    identity = list_cache.reader_identity(request_or_reader)
+    identity = reader_identity(request_or_reader)
     if similar and not identity.startswith("u"):
         # Only what a reader may see varies a "More like this" list, and a
         # visitor cookie does not change that.
@@ -149,9 +149,24 @@ def recommendation_list(
     )
 
 
-def _check_limit(limit: Any) -> None:
-    from .api import MAX_LIMIT
+def reader_identity(request_or_reader: Any) -> str:
+    """``"u<user id>"``, ``"v<visitor id>"`` or ``"anonymous"``; no database query."""
+    if isinstance(request_or_reader, HttpRequest):
+        user = getattr(request_or_reader, "user", None)
+        if user is not None and user.is_authenticated:
+            return f"u{user.pk}"
+        visitor = visitor_id(request_or_reader)
+        return f"v{visitor}" if visitor else list_cache.ANONYMOUS
+    if isinstance(request_or_reader, Reader):
+        if request_or_reader.user_id:
+            return f"u{request_or_reader.user_id}"
+        return f"v{request_or_reader.visitor_id}"
+    if getattr(request_or_reader, "is_authenticated", False):
+        return f"u{request_or_reader.pk}"
+    return list_cache.ANONYMOUS
 
+
+def _check_limit(limit: Any) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise InvalidRecommendationRequest(
             f"limit must be an integer from 1 to {MAX_LIMIT}, not {limit!r}."
@@ -305,8 +320,6 @@ def _reader(request_or_reader: Any) -> Reader | None:
 
 
 def _as_pick(page: Page, feed: str, similarity: float | None) -> Page:
-    from .api import Recommendation
-
     page.recommendation = Recommendation(
         feed=feed,
         rank=0,

@@ -24,7 +24,7 @@ from wagtail.models import Page
 
 from .exceptions import NeuralFeedError
 from .lists import RecommendationList, recommendation_list
-from .models import RecommendablePageMixin
+from .pagetypes import recommendable_models
 
 logger = logging.getLogger(__name__)
 
@@ -171,11 +171,7 @@ def image_field(model: type[Page]) -> Any:
 
 def latest_pages(limit: int) -> list[Page]:
     """The newest live, public, recommendable pages: a realistic sample for previews."""
-    models = [
-        model
-        for model in apps.get_models()
-        if issubclass(model, Page) and issubclass(model, RecommendablePageMixin)
-    ]
+    models = recommendable_models()
     if not models:
         return []
     return list(
