@@ -119,9 +119,7 @@ def recommendation_list(
     pages, key = list_cache.get_list(identity, parts)
     if pages is None:
         if similar:
-            pages = similar_pages(
-                similar_to, limit=limit, feed=config, reader_or_request=request_or_reader
-            )
+            pages = similar_pages(similar_to, limit=limit, feed=config, reader=request_or_reader)
         else:
             pages = _with_picks(
                 request_or_reader, config, limit, context_page, pick_ids, personalise_picks
