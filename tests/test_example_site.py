@@ -45,6 +45,10 @@ def test_example_site_runs_end_to_end():
         **os.environ,
         "DATABASE_URL": fresh_database_url(),
         "NEURAL_FEED_ENCODER": "wagtail_neural_feed.encoders.HashingEncoder",
+        # The package of this checkout, not whichever one is installed.
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(MANAGE.parent.parent), os.environ.get("PYTHONPATH")])
+        ),
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     manage("migrate", "--verbosity", "0", env=env)
@@ -58,3 +62,13 @@ def test_example_site_runs_end_to_end():
         env=env,
     )
     assert page.strip().endswith("200")
+    post = manage(
+        "shell",
+        "-c",
+        "from django.test import Client; from blog.models import BlogPage; "
+        "r = Client().get(BlogPage.objects.live().first().url); "
+        "print(r.status_code, r.content.count(b'data-neural-feed-page='))",
+        env=env,
+    )
+    status, links = post.split()[-2:]
+    assert status == "200" and int(links) == 8  # 4 similar + 4 recommended

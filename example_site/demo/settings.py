@@ -53,6 +53,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
+    # Cache-Control: private / Vary: Cookie on pages with personal lists.
+    "wagtail_neural_feed.middleware.PrivateListsMiddleware",
 ]
 
 ROOT_URLCONF = "demo.urls"
