@@ -230,3 +230,11 @@ def test_the_page_editor_offers_the_blocks_and_the_registered_feeds(client, sett
     html = response.content.decode()
     assert "Recommended for you" in html and "More like this" in html
     assert "Latest news" in html  # a feed registered after the block was built
+
+
+def test_the_blocks_add_nothing_to_the_pages_text(host, make_article):
+    from wagtail_neural_feed.text import page_text
+
+    page = host(("recommended", {"heading": "Zebra crossing", "empty_text": "Quokka"}))
+    text = page_text(ArticlePage.objects.get(pk=page.pk))
+    assert "Host page" in text and "Zebra" not in text and "Quokka" not in text

@@ -10,7 +10,7 @@ from wagtail_neural_feed.text import content_field_names, page_text, text_hash
 
 
 def test_content_fields_follow_search_fields_then_rich_fields():
-    assert content_field_names(ArticlePage) == ["intro", "body"]
+    assert content_field_names(ArticlePage) == ["intro", "body", "related"]
 
 
 def test_page_text_includes_title_description_richtext_and_stream(home):

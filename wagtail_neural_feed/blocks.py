@@ -74,6 +74,11 @@ class _ListBlock(blocks.StructBlock):
             raise StructBlockValidationError(block_errors=errors, non_block_errors=non_block_errors)
         return value
 
+    def get_searchable_content(self, value) -> list[str]:
+        """Nothing: a list's heading is no part of what the page is about (search or
+        embedding), and its pages are other pages."""
+        return []
+
     def options(self, value) -> ListOptions:
         return ListOptions(
             # Empty: the feed's title, or "More like this" for similar pages.
