@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,11 +24,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from wagtail.models import Locale, Page, Site
 
-from .api import recommend, similar_pages
 from .conf import neural_feed_settings
 from .exceptions import InvalidRecommendationRequest, PageNotAvailable, UnknownFeed
 from .feeds import DEFAULT_FEED_SLUG, get_feed_config
-from .tracking import list_token
+from .lists import recommendation_list
 from .views import _client_ip, _over_limit
 
 logger = logging.getLogger(__name__)
@@ -119,25 +117,22 @@ def visible_page(request: HttpRequest, page_id: int) -> Page:
     return page
 
 
-def _ranked(request: HttpRequest, query: ListQuery) -> list[Page]:
-    """The one call into the ranking: swap for the shared lists service (cached per reader)."""
-    if query.similar:
-        return similar_pages(query.context, limit=query.limit, feed=query.feed, reader=request)
-    return recommend(request, feed=query.feed, limit=query.limit, context_page=query.context)
-
-
 def ranked_list(request: HttpRequest, query: ListQuery) -> RankedList:
-    """The pages for ``query`` and the signed token the tracker reports them with."""
-    pages = _ranked(request, query)
-    token = None
-    if pages:
-        token = list_token(
-            uuid.uuid4().hex,
-            query.feed_label,
-            [page.pk for page in pages],
-            query.context.pk if query.context is not None else None,
+    """The pages for ``query`` and the signed token the tracker reports them with.
+
+    From the lists service that blocks and tags use, so every surface gives a
+    reader the same list (and the same per-reader cache serves them all).
+    """
+    if query.similar:
+        shown = recommendation_list(
+            request, feed=query.feed, limit=query.limit, similar_to=query.context
         )
-    return RankedList(query=query, pages=pages, list_token=token)
+    else:
+        shown = recommendation_list(
+            request, feed=query.feed, limit=query.limit, context_page=query.context
+        )
+    token = shown.list_token if shown.pages else None
+    return RankedList(query=query, pages=list(shown.pages), list_token=token)
 
 
 def recommendation_data(page: Page) -> dict[str, Any]:
