@@ -105,3 +105,10 @@ def test_a_mistyped_setting_is_W003_naming_the_closest(settings):
     assert "HNSW_EF_SERACH" in warning.msg and "HNSW_EF_SEARCH" in warning.hint
     settings.WAGTAIL_NEURAL_FEED = {"ENCODER": settings.WAGTAIL_NEURAL_FEED["ENCODER"]}
     assert checks.check_setting_names() == []
+
+
+def test_missing_private_lists_middleware_is_W004(settings):
+    assert checks.check_private_lists_middleware() == []
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != checks.PRIVATE_LISTS_MIDDLEWARE]
+    (warning,) = checks.check_private_lists_middleware()
+    assert warning.id == "wagtail_neural_feed.W004"

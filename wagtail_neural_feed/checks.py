@@ -259,3 +259,24 @@ def check_setting_names(app_configs=None, **kwargs):
             )
         )
     return warnings
+
+
+PRIVATE_LISTS_MIDDLEWARE = "wagtail_neural_feed.middleware.PrivateListsMiddleware"
+
+
+@register()
+def check_private_lists_middleware(app_configs=None, **kwargs):
+    """W004: without PrivateListsMiddleware a shared cache may serve one reader's list to
+    another (pages that render lists get no ``Vary: Cookie`` / ``Cache-Control: private``)."""
+    if PRIVATE_LISTS_MIDDLEWARE in getattr(settings, "MIDDLEWARE", ()):
+        return []
+    return [
+        Warning(
+            "PrivateListsMiddleware is not in MIDDLEWARE: pages that render a recommendation "
+            "list are not marked private, so a shared cache could serve one reader's list "
+            "to another.",
+            hint=f"Add {PRIVATE_LISTS_MIDDLEWARE!r} to MIDDLEWARE, or silence "
+            "wagtail_neural_feed.W004 if you only use the JSON API or client-side lists.",
+            id="wagtail_neural_feed.W004",
+        )
+    ]
