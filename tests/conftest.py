@@ -8,7 +8,7 @@ from wagtail.models import Locale, Page, Site
 
 from tests.factories import ArticlePageFactory, HomePageFactory, SectionPageFactory
 from tests.helpers import publish
-from wagtail_neural_feed.dispatch import background_worker
+from wagtail_neural_feed.dispatch import wait_for_jobs
 
 
 @pytest.fixture
@@ -60,6 +60,6 @@ def real_model(settings):
 @pytest.fixture
 def wait_for_background():
     def wait(timeout: float = 30.0) -> None:
-        assert background_worker().wait(timeout), "background jobs did not finish"
+        assert wait_for_jobs(timeout), "background jobs did not finish"
 
     return wait

@@ -28,9 +28,15 @@ DEFAULTS: dict[str, Any] = {
     # "auto": Celery when it is configured and its broker answers, else a
     # background thread. Or force one of "celery", "thread", "inline".
     "DISPATCH": "auto",
+    # The project's Celery app: a dotted path ("mysite.celery.app") or the app
+    # itself. None = the app current when Django loaded (celery.current_app
+    # is per thread, so it is resolved once, not per call), else the one app
+    # that has our tasks registered.
+    "CELERY_APP": None,
     # Celery queue for our tasks (None = the app's default queue).
     "CELERY_QUEUE": None,
-    # Seconds to wait for the broker before falling back; never hang a request.
+    # Seconds any one broker socket operation (connect, read, write) may take
+    # before the job falls back to the background thread.
     "BROKER_TIMEOUT": 0.5,
     # Seconds to remember that the broker was down before trying it again.
     "BROKER_RETRY_AFTER": 10.0,

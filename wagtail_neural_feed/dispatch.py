@@ -1,34 +1,39 @@
 """Hand background jobs to Celery, a background thread, or run them inline.
 
 ``enqueue()`` waits for the current transaction to commit, then sends the job
-(ids only). Celery is used when it is configured and its broker answers; when
-the broker is down the job runs in this process's background thread instead,
-and the broker is not tried again for ``BROKER_RETRY_AFTER`` seconds, so a
-request never waits on a dead broker more than once. Anything lost anyway (a
-process killed mid-job) is still recorded in the database and redone by the
-sweep.
+(ids only). With Celery, the request thread only puts the job on an
+in-process outbox; a publisher thread sends it to the broker with every
+socket operation bounded (``broker.py``), so a dead, slow or silent broker
+never holds up a request or a publish. When the broker fails, the job runs in
+this process's background thread instead and the broker is not tried again
+for ``BROKER_RETRY_AFTER`` seconds. Anything lost anyway (a process killed
+before its outbox was sent, a worker killed mid-job) is still recorded in the
+database and redone by the sweep.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from django.db import close_old_connections, transaction
 
+from . import broker
 from .conf import neural_feed_settings
 from .exceptions import NeuralFeedConfigurationError
-from .jobs import celery_task_name, job_function
+from .jobs import job_function
 
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "celery", "thread", "inline")
-
-_broker_down_until = 0.0
+#: Seconds a finishing process waits for its outbox to reach the broker.
+EXIT_FLUSH_SECONDS = 2.0
 
 
 def enqueue(name: str, *args: Any, using: str | None = None, **kwargs: Any) -> None:
@@ -50,18 +55,16 @@ def backend_name() -> str:
 
 
 def celery_configured() -> bool:
-    try:
-        from celery import current_app
-    except ImportError:
-        return False
-    return bool(current_app.conf.broker_url)
+    """Whether a Celery app with a broker is found (from any thread)."""
+    return broker.celery_app() is not None
 
 
 def send(name: str, *args: Any, **kwargs: Any) -> str:
-    """Send job ``name`` now. Returns the backend that took it."""
+    """Send job ``name`` now, without waiting on a broker. Returns the backend that took it."""
     backend = backend_name()
     if backend == "celery":
-        if _send_to_celery(name, args, kwargs):
+        if broker.broker_available():
+            publisher().submit(name, args, kwargs)
             return "celery"
         backend = "thread"
     if backend == "thread":
@@ -71,32 +74,10 @@ def send(name: str, *args: Any, **kwargs: Any) -> str:
     return "inline"
 
 
-def _send_to_celery(name: str, args: tuple, kwargs: dict) -> bool:
-    global _broker_down_until
-    if time.monotonic() < _broker_down_until:
-        return False
-    from celery import current_app
-
-    timeout = float(neural_feed_settings.BROKER_TIMEOUT)
-    try:
-        # Connect with a bounded wait and no retries: a dead or unreachable
-        # broker costs a request at most BROKER_TIMEOUT, once per
-        # BROKER_RETRY_AFTER seconds.
-        with current_app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
-            current_app.send_task(
-                celery_task_name(name),
-                args=args,
-                kwargs=kwargs,
-                queue=neural_feed_settings.CELERY_QUEUE,
-                retry=False,
-                connection=connection,
-            )
-    except Exception:
-        _broker_down_until = time.monotonic() + neural_feed_settings.BROKER_RETRY_AFTER
-        logger.warning("Celery broker unavailable; running %s in a background thread", name)
-        return False
-    return True
+def publish_or_run(name: str, args: tuple, kwargs: dict | None = None) -> None:
+    """The publisher thread's work: to the broker, else to the background thread."""
+    if not broker.publish(name, args, kwargs or {}):
+        background_worker().submit(name, args, kwargs or {})
 
 
 def run_job(name: str, args: tuple = (), kwargs: dict | None = None) -> Any:
@@ -109,9 +90,11 @@ def run_job(name: str, args: tuple = (), kwargs: dict | None = None) -> Any:
 
 
 class BackgroundWorker:
-    """One daemon thread per process that runs jobs in order."""
+    """One daemon thread that handles submitted jobs in order (``handler`` runs each)."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "neural-feed-worker", handler: Callable = run_job) -> None:
+        self.name = name
+        self._handler = handler
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -119,9 +102,7 @@ class BackgroundWorker:
     def submit(self, name: str, args: tuple, kwargs: dict) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="neural-feed-worker", daemon=True
-                )
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
         self._queue.put((name, args, kwargs))
 
@@ -130,7 +111,9 @@ class BackgroundWorker:
             name, args, kwargs = self._queue.get()
             try:
                 close_old_connections()
-                run_job(name, args, kwargs)
+                self._handler(name, args, kwargs)
+            except Exception:  # the thread must outlive any job
+                logger.exception("Neural feed %s could not handle %s", self.name, name)
             finally:
                 close_old_connections()
                 self._queue.task_done()
@@ -146,7 +129,27 @@ class BackgroundWorker:
 
 
 _worker = BackgroundWorker()
+_publisher = BackgroundWorker("neural-feed-publisher", publish_or_run)
 
 
 def background_worker() -> BackgroundWorker:
+    """The thread that runs jobs in this process (the "thread" backend and the fallback)."""
     return _worker
+
+
+def publisher() -> BackgroundWorker:
+    """The thread that sends jobs to the Celery broker."""
+    return _publisher
+
+
+def wait_for_jobs(timeout: float = 30.0) -> bool:
+    """Wait until this process has sent every queued job and run its own; True if done."""
+    deadline = time.monotonic() + timeout
+    return _publisher.wait(timeout) and _worker.wait(max(0.0, deadline - time.monotonic()))
+
+
+@atexit.register
+def _flush_outbox() -> None:
+    # A command that publishes and exits should still hand its jobs over; what
+    # does not make it in time is pending in the database, for the sweep.
+    _publisher.wait(EXIT_FLUSH_SECONDS)
