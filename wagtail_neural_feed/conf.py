@@ -78,9 +78,15 @@ DEFAULTS: dict[str, Any] = {
     # Extra interaction kinds a site registers: {"bookmark": 2.0, ...}.
     "INTERACTION_KINDS": {},
     "RETENTION_DAYS": 365,
-    # Interactions accepted per reader, and per client IP, per minute.
+    # Interactions accepted per reader, and per client IP, in any 60 seconds
+    # (a sliding window on the default cache: share it between processes).
     "RATE_LIMIT_PER_MINUTE": 120,
     "RATE_LIMIT_PER_IP_PER_MINUTE": 1200,
+    # How many reverse proxies in front of Django append the address they
+    # received from to X-Forwarded-For; the client's IP for the per-IP limit
+    # is then read from that header. 0 = use REMOTE_ADDR (the header is
+    # ignored: anyone can send one).
+    "TRUSTED_PROXY_COUNT": 0,
     "MAX_BODY_BYTES": 2048,
     # --- JSON API ---------------------------------------------------------------
     # Most pages one API request may ask for (limit=).

@@ -65,11 +65,16 @@ def interaction_weight(kind: str, value: float | None) -> float:
                 f"value must be a finite number from 0 to {MAX_DWELL_SECONDS:g}."
             )
     weight = float(kinds[kind])
-    if kind == "dwell":
-        if value is None:
-            raise InvalidInteraction("A dwell interaction needs value (seconds read).")
-        weight *= math.log1p(float(value) / DWELL_UNIT_SECONDS)
-    return weight
+    if kind != "dwell":
+        # A value on any other kind would be stored and mean nothing.
+        if value is not None:
+            raise InvalidInteraction(f"value is only for dwell; send {kind!r} without one.")
+        return weight
+    if value is None:
+        raise InvalidInteraction("A dwell interaction needs value (seconds read).")
+    if value <= 0:
+        raise InvalidInteraction("A dwell value must be more than 0 seconds.")
+    return weight * math.log1p(float(value) / DWELL_UNIT_SECONDS)
 
 
 # --- consent and identity -------------------------------------------------------

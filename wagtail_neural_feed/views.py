@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import logging
 
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from wagtail.models import Page
 
+from . import ratelimit
 from .conf import neural_feed_settings
 from .exceptions import InvalidInteraction
 from .impressions import record_impression
@@ -43,17 +43,11 @@ def error(status: int, message: str) -> JsonResponse:
 
 
 def _over_limit(key: str, limit: int) -> bool:
-    cache_key = f"wagtail_neural_feed:rate:{key}"
-    cache.add(cache_key, 0, timeout=60)
-    try:
-        return cache.incr(cache_key) > limit
-    except ValueError:  # expired between add and incr
-        cache.set(cache_key, 1, timeout=60)
-        return False
+    return not ratelimit.allow(key, limit)
 
 
 def _client_ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "")
+    return ratelimit.client_address(request)
 
 
 def _reader_key(request: HttpRequest) -> str | None:
@@ -83,22 +77,60 @@ def _parse(request: HttpRequest) -> tuple[dict | None, JsonResponse | None]:
     body = request.read(limit + 1)
     if len(body) > limit:
         return None, error(413, f"The body is larger than {limit} bytes.")
+    return _decode(body)
+
+
+#: The body is one flat object; anything nested deeper is not ours.
+MAX_JSON_DEPTH = 4
+
+
+def _decode(body: bytes) -> tuple[dict | None, JsonResponse | None]:
+    """The body as a JSON object, or a 400: never an exception, whatever the bytes."""
+    if _nesting_depth(body) > MAX_JSON_DEPTH:
+        return None, error(400, f"The body nests deeper than {MAX_JSON_DEPTH} levels.")
     try:
         data = json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None, error(400, "The body is not valid JSON.")
     if not isinstance(data, dict):
         return None, error(400, "The body must be a JSON object.")
     return data, None
 
 
+def _nesting_depth(body: bytes) -> int:
+    """Deepest bracket nesting, strings skipped: checked before parsing, so a
+    deeply nested body costs a scan, not the parser's recursion."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not allowed")
 
 
+#: Largest id PostgreSQL's bigint holds; a larger one would fail in the query.
+MAX_ID = 2**63 - 1
+
+
 def _validate(data: dict) -> tuple[tuple | None, JsonResponse | None]:
     page_id, kind, value, token = (data.get(k) for k in ("page", "kind", "value", "token"))
-    if isinstance(page_id, bool) or not isinstance(page_id, int) or page_id < 1:
+    if isinstance(page_id, bool) or not isinstance(page_id, int) or not 0 < page_id <= MAX_ID:
         return None, error(400, "page must be a positive integer page id.")
     if not isinstance(kind, str) or not kind:
         return None, error(400, "kind must be a string.")

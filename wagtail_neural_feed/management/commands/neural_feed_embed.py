@@ -19,6 +19,7 @@ from ...models import EmbeddingStatus, PageEmbedding
 from ...pagetypes import is_recommendable, recommendable_content_type_ids
 from ...schema import resize_vector_columns
 from ...text import text_hash
+from .. import positive_int
 
 
 class Command(BaseCommand):
@@ -42,7 +43,12 @@ class Command(BaseCommand):
             metavar="APP.MODEL",
             help="Limit to these page types (repeatable).",
         )
-        parser.add_argument("--batch-size", type=int, default=None)
+        parser.add_argument(
+            "--batch-size",
+            type=positive_int,
+            default=None,
+            help="Pages per encoder batch (default: EMBED_BATCH_SIZE).",
+        )
         parser.add_argument(
             "--dry-run", action="store_true", help="Report what would be embedded; change nothing."
         )
@@ -102,9 +108,13 @@ class Command(BaseCommand):
             return recommendable_content_type_ids()
         ids = []
         for label in labels:
+            if label.count(".") != 1:
+                raise CommandError(
+                    f"--page-type {label!r}: use app_label.ModelName (e.g. blog.ArticlePage)."
+                )
             try:
                 model = apps.get_model(label)
-            except (LookupError, ValueError) as exc:
+            except LookupError as exc:
                 raise CommandError(f"--page-type {label!r}: {exc}") from exc
             if not is_recommendable(model):
                 raise CommandError(f"--page-type {label!r} does not use RecommendablePageMixin.")

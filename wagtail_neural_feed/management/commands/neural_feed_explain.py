@@ -12,8 +12,10 @@ from wagtail.models import Page
 
 from ...api import explain, recommend
 from ...exceptions import NeuralFeedError
+from ...indexing import is_recommendable
 from ...models import Reader
 from ...models.fields import PAGE_HNSW_INDEX as HNSW_INDEX
+from .. import positive_int
 
 
 class Command(BaseCommand):
@@ -25,7 +27,7 @@ class Command(BaseCommand):
         who.add_argument("--reader", type=int, help="Reader id.")
         who.add_argument("--user", help="Username of a signed-in reader.")
         parser.add_argument("--page", type=int, help="Id of the context page being read.")
-        parser.add_argument("--limit", type=int, default=10)
+        parser.add_argument("--limit", type=positive_int, default=10)
         parser.add_argument(
             "--no-analyze", action="store_true", help="Plan only; do not run the statement."
         )
@@ -37,6 +39,16 @@ class Command(BaseCommand):
             context = Page.objects.filter(pk=options["page"]).specific().first()
             if context is None:
                 raise CommandError(f"No page with id {options['page']}.")
+            if not context.live:
+                raise CommandError(
+                    f"Page {context.pk} is not live; only published pages are recommended "
+                    "or used as context."
+                )
+            if not is_recommendable(context):
+                raise CommandError(
+                    f"Page {context.pk} ({type(context).__name__}) is not recommendable "
+                    "(no RecommendablePageMixin), so it has no embedding to rank against."
+                )
         try:
             plan = explain(
                 reader,

@@ -33,6 +33,8 @@ class Command(BaseCommand):
             )
         reader = readers.first()
         if reader is None:
-            raise CommandError("No such reader; nothing to forget.")
+            who = next(f"--{k} {options[k]!r}" for k in ("reader", "visitor", "user") if options[k])
+            raise CommandError(f"No reader for {who}; nothing to forget.")
+        reader_id = reader.pk  # deleting clears it
         deleted = forget_reader(reader)
-        self.stdout.write(f"Forgot reader {reader.pk}: {deleted} rows deleted.")
+        self.stdout.write(f"Forgot reader {reader_id}: {deleted} rows deleted.")
