@@ -99,6 +99,9 @@ WAGTAIL_NEURAL_FEED = {
     "EXACT_BELOW_PAGES": 0,
     # Rendered lists are not cached unless a test turns the cache on.
     "LIST_CACHE_SECONDS": 0,
+    # Most tests record a first visit at once; tests/test_scripted_traffic.py
+    # tests visitor probation.
+    "VISITOR_PROBATION_SECONDS": 0,
 }
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -75,6 +75,11 @@ DEFAULTS: dict[str, Any] = {
     # ("1", "true", "yes") means the reader consented.
     "CONSENT_COOKIE_NAME": None,
     "RECORD_VIEWS_ON_SERVE": False,
+    # A visitor's first interactions are held in the cache, and no Reader row
+    # is made, until the visitor comes back with the cookie within this many
+    # seconds (scripts that drop cookies never do). 0 = create the reader on
+    # the first request. See visitors.py.
+    "VISITOR_PROBATION_SECONDS": 24 * 60 * 60,
     # Extra interaction kinds a site registers: {"bookmark": 2.0, ...}.
     "INTERACTION_KINDS": {},
     "RETENTION_DAYS": 365,
@@ -95,6 +100,12 @@ DEFAULTS: dict[str, Any] = {
     "API_RATE_LIMIT_PER_IP_PER_MINUTE": 600,
     # Half-life of a reader's interest, in days (profile time decay).
     "PROFILE_HALF_LIFE_DAYS": 30.0,
+    # Most one reader adds to one page's popularity per day (a like and a
+    # long read fit; a script's thousand views count as this much).
+    "POPULARITY_READER_CAP": 5.0,
+    # A reader with more interactions than this in a day is not a person:
+    # none of that day's interactions count towards popularity.
+    "POPULARITY_MAX_READER_DAILY": 500,
     # Half-life of the stored popularity counters, in days.
     "POPULARITY_HALF_LIFE_DAYS": 7.0,
     # Dotted paths of Feed subclasses to register (besides @register_feed).

@@ -12,6 +12,7 @@ import math
 import re
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -20,6 +21,7 @@ from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from . import visitors
 from .conf import neural_feed_settings
 from .dispatch import enqueue, send
 from .exceptions import InvalidInteraction
@@ -150,8 +152,9 @@ def visitor_id(request: HttpRequest) -> uuid.UUID | None:
 def reader_for(request: HttpRequest, *, create: bool) -> Reader | None:
     """The reader behind a request: the signed-in user, else the visitor cookie.
 
-    With ``create``, a visitor without a cookie gets a new id, remembered on
-    the request for :func:`set_visitor_cookie` to send back.
+    With ``create``, a visitor without a cookie gets a new id (for
+    :func:`set_visitor_cookie`); a visitor on probation (``visitors.py``) gets
+    None, and ``request._neural_feed_probation`` for ``visitors.hold_interaction``.
     """
     cached = getattr(request, "_neural_feed_reader", None)
     if cached is not None:
@@ -170,13 +173,22 @@ def reader_for(request: HttpRequest, *, create: bool) -> Reader | None:
             visitor = Reader.new_visitor_id()
             request._neural_feed_new_visitor = visitor
         if visitor is not None:
-            reader = (
-                Reader.objects.get_or_create(visitor_id=visitor)[0]
-                if create
-                else Reader.objects.filter(visitor_id=visitor).first()
-            )
+            reader = Reader.objects.filter(visitor_id=visitor).first()
+            if reader is None and create:
+                reader = _admit_visitor(request, visitor)
     if reader is not None:
         request._neural_feed_reader = reader
+    return reader
+
+
+def _admit_visitor(request: HttpRequest, visitor: uuid.UUID) -> Reader | None:
+    """A row for a visitor who came back, held interactions stored; None on probation."""
+    if visitors.on_probation(visitor):
+        request._neural_feed_probation = visitor
+        return None
+    reader = Reader.objects.get_or_create(visitor_id=visitor)[0]
+    for page_id, kind, value, weight, created_at in visitors.release(visitor):
+        store_interaction(reader, page_id, kind, value, weight, created_at=created_at)
     return reader
 
 
@@ -208,10 +220,13 @@ def record_interaction(
     unknown kind or a bad value, before anything is stored.
     """
     weight = interaction_weight(kind, value)
+    page_id = page if isinstance(page, int) else page.pk
     if isinstance(reader, HttpRequest):
         if not tracking_allowed(reader):
             return None
-        reader = reader_for(reader, create=True)
+        request, reader = reader, reader_for(reader, create=True)
+        if reader is None and hasattr(request, "_neural_feed_probation"):
+            return visitors.hold_interaction(request, page_id, kind, value, weight)
     elif isinstance(reader, Reader):
         pass
     elif getattr(reader, "is_authenticated", False):
@@ -220,29 +235,32 @@ def record_interaction(
         raise InvalidInteraction("Pass a request, a Reader or a signed-in user.")
     if reader is None:
         return None
-    page_id = page if isinstance(page, int) else page.pk
     return store_interaction(reader, page_id, kind, value, weight)
 
 
 def store_interaction(
-    reader: Reader, page_id: int, kind: str, value: float | None, weight: float
+    reader: Reader,
+    page_id: int,
+    kind: str,
+    value: float | None,
+    weight: float,
+    *,
+    created_at: datetime | None = None,
 ) -> Interaction:
     """Store a checked interaction and queue the reader's profile update after commit.
 
     For callers that have validated the input and consent already (the beacon
     endpoint); everyone else uses :func:`record_interaction`.
     """
-    interaction = Interaction(
-        reader=reader,
-        page_id=page_id,
-        kind=kind,
-        value=value,
-        weight=weight,
-        created_at=timezone.now(),
-    )
+    created_at = created_at or timezone.now()
+    interaction = Interaction(reader=reader, page_id=page_id, kind=kind, value=value)
+    interaction.weight, interaction.created_at = weight, created_at
     if _insert_and_flag(interaction):
         transaction.on_commit(partial(send, "update_profiles", reader.pk), robust=True)
     return interaction
+
+
+INSERTED_FIELDS = ("reader_id", "page_id", "kind", "value", "weight", "created_at")
 
 
 def _insert_and_flag(interaction: Interaction) -> bool:
@@ -271,14 +289,7 @@ def _insert_and_flag(interaction: Interaction) -> bool:
             )
             SELECT (SELECT id FROM inserted), EXISTS (SELECT 1 FROM flagged)
             """,
-            [
-                interaction.reader_id,
-                interaction.page_id,
-                interaction.kind,
-                interaction.value,
-                interaction.weight,
-                interaction.created_at,
-            ],
+            [getattr(interaction, name) for name in INSERTED_FIELDS],
         )
         interaction.pk, flipped = cursor.fetchone()
     if interaction.pk is None:

@@ -30,6 +30,7 @@ from .tracking import (
     token_page_id,
     tracking_allowed,
 )
+from .visitors import hold_interaction
 
 logger = logging.getLogger(__name__)
 
@@ -218,7 +219,10 @@ def interactions(request: HttpRequest) -> HttpResponse:
     if not tracking_allowed(request):
         return HttpResponse(status=204)
     reader = reader_for(request, create=True)
-    interaction = store_interaction(reader, page_id, kind, value, weight)
+    if reader is None:  # a first visit, on probation: held, not stored yet
+        interaction = hold_interaction(request, page_id, kind, value, weight)
+    else:
+        interaction = store_interaction(reader, page_id, kind, value, weight)
     response = JsonResponse({"id": interaction.pk}, status=201)
     set_visitor_cookie(request, response)
     return response
