@@ -19,7 +19,9 @@ from wagtail_neural_feed.models import EmbeddingStatus, Interaction, PageEmbeddi
 from wagtail_neural_feed.tracking import page_token, record_interaction
 
 #: Named by dotted path in a test; not current in any thread.
-PATH_APP = Celery("neural_feed_path_app", broker="redis://127.0.0.1:6390/0", set_as_current=False)
+PATH_APP = Celery(
+    "neural_feed_path_app", broker="redis://127.0.0.1:6390/0", set_as_current=False, fixups=[]
+)
 
 
 class SilentBroker:

@@ -51,9 +51,7 @@ def test_a_cookieless_flood_creates_no_readers_and_no_popularity(probation, make
         assert post(person, beacon(liked, kind="like")).status_code == 201
     assert Reader.objects.count() == 3
     # The held first view was stored with the like, at its own time.
-    assert sorted(Interaction.objects.values_list("kind", flat=True)) == ["like"] * 3 + [
-        "view"
-    ] * 3
+    assert sorted(Interaction.objects.values_list("kind", flat=True)) == ["like"] * 3 + ["view"] * 3
     refresh_popularity()
     assert popularity(liked) > 0 and popularity(flooded) == 0
 

@@ -9,11 +9,13 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.db import connections
 
+from .broker import celery_app
 from .conf import DEFAULTS, SETTINGS_NAME, neural_feed_settings
 from .dispatch import BACKENDS, celery_configured
 from .encoders import build_encoder, get_encoder
-from .exceptions import NeuralFeedError
+from .exceptions import NeuralFeedConfigurationError, NeuralFeedError
 from .feeds import registered_feeds
+from .jobs import celery_task_name
 from .pagetypes import is_recommendable
 from .schema import column_dimensions
 
@@ -278,5 +280,32 @@ def check_private_lists_middleware(app_configs=None, **kwargs):
             hint=f"Add {PRIVATE_LISTS_MIDDLEWARE!r} to MIDDLEWARE, or silence "
             "wagtail_neural_feed.W004 if you only use the JSON API or client-side lists.",
             id="wagtail_neural_feed.W004",
+        )
+    ]
+
+
+@register()
+def check_sweep_schedule(app_configs=None, **kwargs):
+    """E009: CELERY_APP must name a Celery app. W005: with Celery, a beat schedule must run
+    the sweep: it is what repairs jobs a dead worker or a lost message left undone."""
+    if neural_feed_settings.DISPATCH not in ("auto", "celery"):
+        return []
+    try:
+        app = celery_app()
+    except (NeuralFeedConfigurationError, ImportError) as exc:
+        return [Error(str(exc), id="wagtail_neural_feed.E009")]
+    if app is None:
+        return []
+    sweep_task = celery_task_name("sweep")
+    schedule = app.conf.beat_schedule or {}
+    if any(entry.get("task") == sweep_task for entry in schedule.values()):
+        return []
+    return [
+        Warning(
+            f"No Celery beat schedule entry runs {sweep_task!r}; a worker killed mid-job or a "
+            "lost message leaves pages unembedded and profiles stale until something sweeps.",
+            hint="app.conf.beat_schedule.update(wagtail_neural_feed.tasks.BEAT_SCHEDULE), or run "
+            "'manage.py neural_feed_sweep' from cron every few minutes and silence this check.",
+            id="wagtail_neural_feed.W005",
         )
     ]

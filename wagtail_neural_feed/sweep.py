@@ -14,6 +14,7 @@ from .indexing import embed_pending
 from .models import Reader, ReaderProfile
 from .popularity import refresh_popularity
 from .profiles import recompute_profiles, recompute_source_profiles, run_profile_update
+from .status import record_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -37,5 +38,6 @@ def sweep() -> dict[str, int]:
         "stale_readers": len(stale),
         "popular_pages": counters,
     }
+    record_sweep()
     logger.info("Neural feed sweep: %s", result)
     return result
