@@ -53,7 +53,7 @@ def test_example_site_runs_end_to_end():
     env.pop("DJANGO_SETTINGS_MODULE", None)
     manage("migrate", "--verbosity", "0", env=env)
     manage("check", "--database", "default", env=env)
-    assert "Created 9 post(s); embedded" in manage("seed_demo", env=env)
+    assert "Created 9 post(s); 9 page(s) embedded, 0 not (yet)." in manage("seed_demo", env=env)
     assert "Would embed 0 page(s)" in manage("neural_feed_embed", "--dry-run", env=env)
     page = manage(
         "shell",

@@ -4,8 +4,9 @@ from django.core.management.base import BaseCommand
 from wagtail.models import Page, Site
 
 from blog.models import BlogPage, HomePage
-from wagtail_neural_feed.dispatch import background_worker
+from wagtail_neural_feed.dispatch import wait_for_jobs
 from wagtail_neural_feed.indexing import embed_pending
+from wagtail_neural_feed.models import EmbeddingStatus, PageEmbedding
 
 POSTS = [
     (
@@ -63,7 +64,14 @@ class Command(BaseCommand):
             home.add_child(instance=post)
             post.save_revision().publish()
             created += 1
-        # Publishing queued the embeddings; finish them before this process exits.
-        background_worker().wait()
-        embedded = embed_pending()
-        self.stdout.write(self.style.SUCCESS(f"Created {created} post(s); embedded {embedded}."))
+        # Publishing queued the embeddings (to Celery, or this process's thread);
+        # hand them over, then embed whatever is still pending here.
+        wait_for_jobs()
+        embed_pending()
+        ready = PageEmbedding.objects.filter(live=True, status=EmbeddingStatus.READY).count()
+        pending = PageEmbedding.objects.filter(live=True).exclude(status=EmbeddingStatus.READY)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Created {created} post(s); {ready} page(s) embedded, {pending.count()} not (yet)."
+            )
+        )
