@@ -27,7 +27,7 @@ from django.db import close_old_connections, transaction
 from . import broker
 from .conf import neural_feed_settings
 from .exceptions import NeuralFeedConfigurationError
-from .jobs import job_function
+from .jobs import MERGEABLE_JOBS, job_function
 
 logger = logging.getLogger(__name__)
 
@@ -98,17 +98,29 @@ class BackgroundWorker:
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._unstarted: dict[str, list] = {}  # mergeable job -> its queued ids
 
     def submit(self, name: str, args: tuple, kwargs: dict) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
-        self._queue.put((name, args, kwargs))
+            if name in MERGEABLE_JOBS:
+                waiting = self._unstarted.get(name)
+                if waiting is not None:  # one job, not one per call: extend it
+                    waiting.extend(args[0])
+                    return
+                ids = list(args[0])
+                self._unstarted[name] = ids
+                args = (ids, *args[1:])
+            self._queue.put((name, args, kwargs))
 
     def _run(self) -> None:
         while True:
             name, args, kwargs = self._queue.get()
+            with self._lock:  # started: later calls queue a new job
+                if args and self._unstarted.get(name) is args[0]:
+                    del self._unstarted[name]
             try:
                 close_old_connections()
                 self._handler(name, args, kwargs)

@@ -10,7 +10,7 @@ from django.utils.module_loading import import_string
 
 #: job name -> dotted path of the function that does the work.
 JOBS: dict[str, str] = {
-    "embed_pages": "wagtail_neural_feed.indexing.embed_pages",
+    "embed_pages": "wagtail_neural_feed.coalesce.embed_published",
     "embed_pending": "wagtail_neural_feed.indexing.embed_pending",
     "update_profiles": "wagtail_neural_feed.profiles.run_profile_update",
     "recompute_profiles": "wagtail_neural_feed.profiles.recompute_profiles",
@@ -18,6 +18,11 @@ JOBS: dict[str, str] = {
     "sweep": "wagtail_neural_feed.sweep.sweep",
     "refresh_popularity": "wagtail_neural_feed.popularity.refresh_popularity",
 }
+
+#: Jobs taking one list of ids, where one run over the union of several
+#: queued copies' ids does the work of all of them: the dispatch layer merges
+#: copies queued in one process that have not started yet.
+MERGEABLE_JOBS = frozenset({"embed_pages"})
 
 
 def job_function(name: str):
