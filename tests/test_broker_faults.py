@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import uuid
@@ -12,6 +11,7 @@ from celery import Celery, _state
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings as django_settings
 
+from tests.faults import SilentBroker
 from tests.helpers import axis, set_embedding, wait_until
 from wagtail_neural_feed import broker, dispatch
 from wagtail_neural_feed.exceptions import NeuralFeedConfigurationError
@@ -22,44 +22,6 @@ from wagtail_neural_feed.tracking import page_token, record_interaction
 PATH_APP = Celery(
     "neural_feed_path_app", broker="redis://127.0.0.1:6390/0", set_as_current=False, fixups=[]
 )
-
-
-class SilentBroker:
-    """A real listening socket that accepts every connection and never sends a byte.
-
-    Connections are closed after ``hold`` seconds, so code without socket
-    timeouts fails the test (slowly) instead of hanging it.
-    """
-
-    def __init__(self, hold: float = 10.0) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.accepted: list[socket.socket] = []
-        self.hold = hold
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def _accept(self) -> None:
-        self.server.settimeout(0.1)
-        deadline = time.monotonic() + self.hold
-        while time.monotonic() < deadline:
-            try:
-                conn, _ = self.server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-            self.accepted.append(conn)
-        self.close()
-
-    def close(self) -> None:
-        for conn in self.accepted:
-            conn.close()
-        self.server.close()
 
 
 def project_app(broker_url: str, *, set_default: bool = True) -> Celery:
