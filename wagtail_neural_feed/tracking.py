@@ -149,12 +149,12 @@ def visitor_id(request: HttpRequest) -> uuid.UUID | None:
         return None
 
 
-def reader_for(request: HttpRequest, *, create: bool) -> Reader | None:
+def reader_for(request: HttpRequest, *, create: bool, probation: bool = False) -> Reader | None:
     """The reader behind a request: the signed-in user, else the visitor cookie.
 
     With ``create``, a visitor without a cookie gets a new id (for
-    :func:`set_visitor_cookie`); a visitor on probation (``visitors.py``) gets
-    None, and ``request._neural_feed_probation`` for ``visitors.hold_interaction``.
+    :func:`set_visitor_cookie`); with ``probation`` too, a visitor on probation
+    (``visitors.py``) gets None and ``request._neural_feed_probation``.
     """
     cached = getattr(request, "_neural_feed_reader", None)
     if cached is not None:
@@ -175,15 +175,15 @@ def reader_for(request: HttpRequest, *, create: bool) -> Reader | None:
         if visitor is not None:
             reader = Reader.objects.filter(visitor_id=visitor).first()
             if reader is None and create:
-                reader = _admit_visitor(request, visitor)
+                reader = _admit_visitor(request, visitor, probation)
     if reader is not None:
         request._neural_feed_reader = reader
     return reader
 
 
-def _admit_visitor(request: HttpRequest, visitor: uuid.UUID) -> Reader | None:
+def _admit_visitor(request: HttpRequest, visitor: uuid.UUID, probation: bool) -> Reader | None:
     """A row for a visitor who came back, held interactions stored; None on probation."""
-    if visitors.on_probation(visitor):
+    if probation and visitors.on_probation(visitor):
         request._neural_feed_probation = visitor
         return None
     reader = Reader.objects.get_or_create(visitor_id=visitor)[0]
@@ -224,7 +224,7 @@ def record_interaction(
     if isinstance(reader, HttpRequest):
         if not tracking_allowed(reader):
             return None
-        request, reader = reader, reader_for(reader, create=True)
+        request, reader = reader, reader_for(reader, create=True, probation=True)
         if reader is None and hasattr(request, "_neural_feed_probation"):
             return visitors.hold_interaction(request, page_id, kind, value, weight)
     elif isinstance(reader, Reader):

@@ -218,7 +218,7 @@ def interactions(request: HttpRequest) -> HttpResponse:
                 return error(403, "This page is not visible to you.")
     if not tracking_allowed(request):
         return HttpResponse(status=204)
-    reader = reader_for(request, create=True)
+    reader = reader_for(request, create=True, probation=True)
     if reader is None:  # a first visit, on probation: held, not stored yet
         interaction = hold_interaction(request, page_id, kind, value, weight)
     else:
