@@ -5,8 +5,8 @@ app current in (a gthread or ASGI worker thread, our own publisher thread) it
 is Celery's empty default app, which would silently send nowhere. So the app
 is resolved explicitly: the ``CELERY_APP`` setting, else the app that was
 current in the thread that loaded Django (remembered when this module is
-imported, from ``AppConfig.ready()``), else the only configured app that has
-our tasks registered.
+imported, from ``AppConfig.ready()``), else this thread's current app or
+Celery's default app, if either has a broker.
 
 Publishing sets socket timeouts on the broker connection (a broker that
 accepts the connection and never answers would otherwise block forever) and
@@ -82,18 +82,13 @@ def celery_app() -> Any:
 
 
 def _discover(state: Any) -> Any:
+    # No scan of every app ever created: a stale one (a test's, a script's)
+    # would be picked silently. Several apps, or one made current elsewhere:
+    # set CELERY_APP.
     for candidate in (_startup_app, getattr(state._tls, "current_app", None), state.default_app):
         if candidate is not None and _has_broker(candidate):
             return candidate
-    ours = celery_task_name("sweep")
-    apps = [app for app in state._get_active_apps() if _has_broker(app) and ours in app._tasks]
-    if len(apps) > 1:
-        logger.warning(
-            "Several Celery apps have the neural feed tasks; set WAGTAIL_NEURAL_FEED"
-            "['CELERY_APP'] to the project's app. Using a background thread meanwhile."
-        )
-        return None
-    return apps[0] if apps else None
+    return None
 
 
 def _has_broker(app: Any) -> bool:

@@ -30,8 +30,8 @@ DEFAULTS: dict[str, Any] = {
     "DISPATCH": "auto",
     # The project's Celery app: a dotted path ("mysite.celery.app") or the app
     # itself. None = the app current when Django loaded (celery.current_app
-    # is per thread, so it is resolved once, not per call), else the one app
-    # that has our tasks registered.
+    # is per thread, so it is resolved once, not per call), else Celery's
+    # default app if it has a broker.
     "CELERY_APP": None,
     # Celery queue for our tasks (None = the app's default queue).
     "CELERY_QUEUE": None,
