@@ -53,7 +53,9 @@ def database_url() -> str:
 @pytest.fixture
 def queue_name(settings):
     name = f"neural-feed-killed-{uuid.uuid4().hex[:8]}"
-    app = Celery("neural_feed_killed", broker=django_settings.REDIS_URL, fixups=[])
+    app = Celery(
+        "neural_feed_killed", broker=django_settings.REDIS_URL, fixups=[], set_as_current=False
+    )
     app.conf.update(task_default_queue=name, broker_connection_retry_on_startup=False)
     import wagtail_neural_feed.tasks  # noqa: F401
 
@@ -64,9 +66,10 @@ def queue_name(settings):
         "CELERY_APP": app,
     }
     broker.reset_circuit()
+    client = redis.Redis.from_url(django_settings.REDIS_URL)
+    client.delete("unacked", "unacked_index")  # what earlier workers left
     yield name
     broker.forget_app()
-    client = redis.Redis.from_url(django_settings.REDIS_URL)
     client.delete(name, "unacked", "unacked_index")
 
 
@@ -92,8 +95,9 @@ def test_a_worker_killed_holding_a_message_is_repaired_by_the_sweep(queue_name, 
     )
     try:
         # The worker took the message (acks_late: unacknowledged while it encodes)...
-        assert wait_until(lambda: client.hlen("unacked") > 0, timeout=60)
-        assert client.llen(queue_name) == 0
+        assert wait_until(
+            lambda: client.hlen("unacked") == 1 and client.llen(queue_name) == 0, timeout=60
+        )
     finally:
         worker.send_signal(signal.SIGKILL)  # ...and dies holding it
         worker.wait()
