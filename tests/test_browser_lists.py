@@ -110,3 +110,32 @@ def test_do_not_track_stores_no_impression_or_click(live_server, browser, story)
     page.wait_for_timeout(1000)
     assert not Impression.objects.exists() and not Reader.objects.exists()
     context.close()
+
+
+def test_a_first_visit_with_a_list_in_view_is_one_reader(live_server, browser, story, settings):
+    """The view, the impression and the click of a first visit land on one visitor, on
+    probation too: later beacons wait for the first one's answer and its cookie."""
+    from django.core.cache import cache
+
+    from wagtail_neural_feed.models import Interaction
+
+    settings.WAGTAIL_NEURAL_FEED = {
+        **settings.WAGTAIL_NEURAL_FEED,
+        "VISITOR_PROBATION_SECONDS": 600,
+    }
+    cache.clear()
+    context = browser.new_context(viewport={"width": 1000, "height": 3200})  # list in view
+    page = context.new_page()
+    page.goto(f"{live_server.url}/test-lists/{story.pk}/")
+    assert wait_until(lambda: Impression.objects.exists())
+    target = rendered_ids(page)[0]
+    page.click(f"a[data-neural-feed-page='{target}']")
+    assert wait_until(lambda: Impression.objects.get().clicked_page_ids == [target])
+    assert Reader.objects.count() == 1
+    reader = Reader.objects.get()
+    assert Impression.objects.get().reader == reader
+    # The first visit's view (held on probation, then stored) is the same reader's.
+    assert Interaction.objects.filter(kind="view", page_id=story.pk, reader=reader).exists()
+    assert set(Interaction.objects.values_list("reader", flat=True)) == {reader.pk}
+    context.close()
+    cache.clear()

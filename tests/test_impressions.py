@@ -177,3 +177,26 @@ def test_retention_and_forgetting_remove_impressions(db):
     assert purge_old_impressions() == 1
     forget_reader(reader)
     assert not Impression.objects.exists()
+
+
+def test_on_probation_a_first_contact_list_beacon_stores_nothing_until_the_visitor_returns(
+    client, shown, settings
+):
+    settings.WAGTAIL_NEURAL_FEED = {
+        **settings.WAGTAIL_NEURAL_FEED,
+        "VISITOR_PROBATION_SECONDS": 600,
+    }
+    # A script: cookieless impressions, each a new visitor, none kept.
+    for _ in range(5):
+        scripted = client.__class__()
+        response = post(scripted, {"kind": "impression", "list": shown["token"]})
+        assert response.status_code == 202 and json.loads(response.content)["stored"] is False
+    assert Reader.objects.count() == 0 and Impression.objects.count() == 0
+    # A browser: its first beacon sets the cookie, the next comes back with it.
+    first = post(client, {"kind": "impression", "list": shown["token"]})
+    assert first.status_code == 202 and "nf_visitor" in first.cookies
+    again = post(client, {"kind": "click", "list": shown["token"], "page": shown["pages"][1].pk})
+    assert again.status_code == 201
+    row = Impression.objects.get()
+    assert row.clicked_page_ids == [shown["pages"][1].pk]
+    assert Reader.objects.count() == 1

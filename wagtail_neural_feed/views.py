@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from wagtail.models import Page
 
-from . import ratelimit
+from . import ratelimit, visitors
 from .conf import neural_feed_settings
 from .exceptions import InvalidInteraction
 from .impressions import record_impression
@@ -30,7 +30,6 @@ from .tracking import (
     token_page_id,
     tracking_allowed,
 )
-from .visitors import hold_interaction
 
 logger = logging.getLogger(__name__)
 
@@ -181,9 +180,16 @@ def _list_beacon(request: HttpRequest, data: dict) -> HttpResponse:
         return problem
     if not tracking_allowed(request):
         return HttpResponse(status=204)
-    reader = reader_for(request, create=True)
-    record_impression(reader, shown, clicked_page_id=page_id if kind == "click" else None)
-    response = JsonResponse({"list": shown["list_id"]}, status=201)
+    reader = reader_for(request, create=True, probation=True)
+    if reader is None:
+        # A first contact: scripts never come back, so nothing is stored (no
+        # Reader row, no impression). The tracker sends a page's view before
+        # its lists' beacons, so a browser's impressions arrive as a return.
+        visitors.begin(request._neural_feed_probation)
+        response = JsonResponse({"list": shown["list_id"], "stored": False}, status=202)
+    else:
+        record_impression(reader, shown, clicked_page_id=page_id if kind == "click" else None)
+        response = JsonResponse({"list": shown["list_id"]}, status=201)
     set_visitor_cookie(request, response)
     return response
 
@@ -220,7 +226,7 @@ def interactions(request: HttpRequest) -> HttpResponse:
         return HttpResponse(status=204)
     reader = reader_for(request, create=True, probation=True)
     if reader is None:  # a first visit, on probation: held, not stored yet
-        interaction = hold_interaction(request, page_id, kind, value, weight)
+        interaction = visitors.hold_interaction(request, page_id, kind, value, weight)
     else:
         interaction = store_interaction(reader, page_id, kind, value, weight)
     response = JsonResponse({"id": interaction.pk}, status=201)

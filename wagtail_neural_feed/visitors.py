@@ -55,6 +55,12 @@ def hold(visitor: uuid.UUID, page_id: int, kind: str, value: float | None, weigh
     cache.set(_key(visitor), held, timeout=probation_seconds())
 
 
+def begin(visitor: uuid.UUID) -> None:
+    """Start the visitor's probation without holding anything (e.g. a list impression,
+    which is not an interaction): their next request is a return."""
+    cache.add(_key(visitor), [], timeout=probation_seconds())
+
+
 def release(visitor: uuid.UUID) -> list[Held]:
     """The visitor's held interactions, forgotten here (they are about to be stored)."""
     held = cache.get(_key(visitor)) or []
