@@ -54,13 +54,16 @@ class SectionPage(Page):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
+        lists = recommendations.section_lists(request, self)
+        shown = [page.pk for page in lists["for_you"].pages]
         context["latest"] = recommendations.with_sections(
             ArticlePage.objects.live()
             .child_of(self)
+            .exclude(pk__in=shown)
             .select_related("image")
             .order_by("-first_published_at")[:12]
         )
-        context.update(recommendations.section_lists(request, self))
+        context.update(lists)
         return context
 
 

@@ -8,6 +8,7 @@ PostgreSQL this process started).
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 
@@ -29,6 +30,10 @@ from wagtail_neural_feed.models import Interaction
 #: The demo's admin login. For a local demo only: change it before the site is reachable.
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "demo"
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 class Command(BaseCommand):
@@ -112,13 +117,17 @@ class Command(BaseCommand):
             "change it before anyone else can reach this site)\nPress Ctrl-C to stop.\n"
         )
         sys.stdout.flush()
+        # Ctrl-C (even when started in the background, where SIGINT is ignored) and a
+        # plain `kill` both stop the server cleanly, so the embedded PostgreSQL stops too.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
         # Without a Celery worker and beat, a thread keeps popularity and profiles fresh.
         stop = None if celery_configured() else start_upkeep()
         try:
             call_command("runserver", f"{host}:{port}", use_reloader=False, skip_checks=True)
         except KeyboardInterrupt:
-            pass
+            pass  # runserver turns the first Ctrl-C into SystemExit(0) itself
         finally:
             if stop is not None:
                 stop.set()
-        self.stdout.write("Stopped.")
+            self.stdout.write("Stopped.")
