@@ -198,22 +198,28 @@ def simulate(
         created = Reader.objects.bulk_create(
             [Reader(visitor_id=visitor) for visitor in ids], batch_size=1000
         )
-        rows = [
-            Interaction(
-                reader_id=reader.pk,
-                page_id=page_id,
-                kind=kind,
-                value=value,
-                weight=interaction_weight(kind, value),
-                created_at=when,
-            )
-            for reader, events in zip(created, plays, strict=True)
-            for page_id, kind, value, when in sorted(events, key=lambda event: event[3])
-        ]
-        Interaction.objects.bulk_create(rows, batch_size=5000)
+        written = _write_interactions(created, plays)
     for done, reader in enumerate(created, start=1):
         recompute_profiles(reader.pk)
         if progress:
             progress(done, len(created))
     refresh_popularity()
-    return SimulationResult(readers=len(created), interactions=len(rows))
+    return SimulationResult(readers=len(created), interactions=written)
+
+
+def _write_interactions(readers: list[Reader], plays: list[list[tuple]]) -> int:
+    """Store every reader's events as ``Interaction`` rows, in time order, in bulk."""
+    rows = [
+        Interaction(
+            reader_id=reader.pk,
+            page_id=page_id,
+            kind=kind,
+            value=value,
+            weight=interaction_weight(kind, value),
+            created_at=when,
+        )
+        for reader, events in zip(readers, plays, strict=True)
+        for page_id, kind, value, when in sorted(events, key=lambda event: event[3])
+    ]
+    Interaction.objects.bulk_create(rows, batch_size=5000)
+    return len(rows)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 import time
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
 from blog.content import articles, load_content
@@ -24,6 +25,7 @@ from blog.progress import ProgressBar
 from blog.simulation import simulate
 from blog.upkeep import start_upkeep
 from wagtail_neural_feed.dispatch import celery_configured
+from wagtail_neural_feed.encoders import get_encoder
 from wagtail_neural_feed.indexing import embed_many, ensure_rows, pending_page_ids
 from wagtail_neural_feed.models import Interaction
 
@@ -49,6 +51,9 @@ class Command(BaseCommand):
     def handle(self, *args, port: int, host: str, no_serve: bool, readers: int, seed: int, **_):
         started = time.monotonic()
         self.timings: list[tuple[str, float]] = []
+        if self.first_run():
+            # Load the model while the database work runs: it is needed for embedding.
+            threading.Thread(target=get_encoder, name="demo-load-encoder", daemon=True).start()
         self.step("Database migrations", self.migrate)
         self.step("Demo content", self.load_content)
         self.step("Embeddings", self.embed)
@@ -69,6 +74,13 @@ class Command(BaseCommand):
         message = work()
         self.timings.append((name.lower(), time.monotonic() - began))
         self.stdout.write(f"{name}: {message}")
+
+    def first_run(self) -> bool:
+        """Whether the content still has to be loaded or embedded (cheap to ask)."""
+        try:
+            return ArticlePage.objects.count() < len(articles()) or bool(pending_page_ids())
+        except DatabaseError:  # not migrated yet
+            return True
 
     def migrate(self) -> str:
         executor = MigrationExecutor(connection)
