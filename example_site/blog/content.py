@@ -26,6 +26,7 @@ from wagtail.images import get_image_model
 from wagtail.models import Page, ReferenceIndex, Site
 from wagtail.search.backends import get_search_backend
 from wagtail.search.index import get_indexed_models
+from wagtail.search.signal_handlers import post_save_signal_handler
 from wagtail.signal_handlers import disable_reference_index_auto_update
 
 from .images import draw_image
@@ -100,8 +101,6 @@ def ensure_sections(home: HomePage) -> dict[str, SectionPage]:
 @contextmanager
 def search_auto_update_off():
     """Stop indexing each saved object for search; :func:`load_content` indexes in bulk after."""
-    from modelsearch.signal_handlers import post_save_signal_handler
-
     models = get_indexed_models()
     for model in models:
         post_save.disconnect(post_save_signal_handler, sender=model)

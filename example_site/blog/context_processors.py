@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
+from .models import SectionPage
+
 
 def sections(request: HttpRequest) -> dict:
-    from .models import SectionPage
-
     return {"nav_sections": SectionPage.objects.live().order_by("path")}
