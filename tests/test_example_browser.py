@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.conftest import wait_until
 from tests.demo_process import Demo, demo_env
+from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.real_model]
 
