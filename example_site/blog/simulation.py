@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from wagtail.models import Page
 
-from wagtail_neural_feed.models import Interaction, Reader
+from wagtail_neural_feed.models import Impression, Interaction, Reader
 from wagtail_neural_feed.popularity import refresh_popularity
 from wagtail_neural_feed.profiles import recompute_profiles
 from wagtail_neural_feed.tracking import interaction_weight
@@ -42,6 +42,12 @@ EXPLORE = 0.15
 DRIFT_SHARE = 0.3
 #: Newer articles are read more: weight halves every this many days of age.
 RECENCY_HALF_LIFE_DAYS = 10.0
+#: Share of visits that start from a click in the home page's "Recommended for you"
+#: list, and of reads after which the "More like this" list is scrolled into view.
+FROM_LIST = 0.35
+SIMILAR_SEEN = 0.35
+HOME_LIST_LENGTH = 6
+SIMILAR_LIST_LENGTH = 4
 
 Progress = Callable[[int, int], None]
 
@@ -72,6 +78,7 @@ class Article:
 class SimulationResult:
     readers: int
     interactions: int
+    impressions: int = 0
 
 
 def _articles(rng: random.Random) -> list[Article]:
@@ -160,6 +167,50 @@ def _session(
     return events
 
 
+def _lists(rng, articles, by_section, events, start) -> list[tuple]:
+    """The lists a visit showed and what was clicked in them.
+
+    Each visit sees the home page's "Recommended for you" a few times and sometimes
+    starts by clicking its first article there; under an article, "More like this"
+    is sometimes scrolled into view, and the next article read may come from it.
+    """
+    views = [(page_id, when) for page_id, kind, _, when in events if kind == "view"]
+    if not views:
+        return []
+    section_of = {article.page_id: article.section for article in articles}
+    others = [a.page_id for a in articles if a.published < start]
+    shown = []
+    for number in range(1 + min(int(rng.expovariate(0.6)), 5)):
+        first, clicked_at = views[0]
+        clicked = number == 0 and rng.random() < FROM_LIST
+        pool = [p for p in others if p != first]
+        pages = rng.sample(pool, min(len(pool), HOME_LIST_LENGTH - int(clicked)))
+        if clicked:
+            pages.insert(rng.randrange(len(pages) + 1), first)
+        when = start + timedelta(minutes=5 * number)
+        shown.append(("default", None, pages, when, [first] if clicked else [], clicked_at))
+    for (page_id, when), following in zip(views, [*views[1:], (None, None)], strict=True):
+        if rng.random() >= SIMILAR_SEEN:
+            continue
+        near = [a.page_id for a in by_section[section_of[page_id]] if a.page_id != page_id]
+        pages = rng.sample(near, min(SIMILAR_LIST_LENGTH, len(near)))
+        next_id, next_at = following
+        clicked = next_id in near and rng.random() < 0.5
+        if clicked and next_id not in pages:
+            pages[rng.randrange(len(pages))] = next_id
+        shown.append(
+            (
+                "similar",
+                page_id,
+                pages,
+                when + timedelta(seconds=30),
+                [next_id] if clicked else [],
+                next_at if clicked else None,
+            )
+        )
+    return shown
+
+
 def visitor_ids(seed: int, readers: int) -> list[uuid.UUID]:
     """The simulated readers' visitor ids: the same for a seed, so a rerun replaces them."""
     rng = random.Random(f"visitors-{seed}")
@@ -184,27 +235,31 @@ def simulate(
         by_section.setdefault(article.section, []).append(article)
     sections = [section.slug for section in SECTIONS]
     ids = visitor_ids(seed, readers)
-    plays = []
+    plays, shown = [], []
     for _ in ids:
         persona = _persona(rng, sections, days)
-        events = []
+        events, lists = [], []
         for day in range(days):
             if rng.random() < persona.activity:
                 start = now - timedelta(days=days - day) + timedelta(hours=rng.uniform(6, 23))
-                events.extend(_session(rng, persona, by_section, sections, day, start))
+                visit = _session(rng, persona, by_section, sections, day, start)
+                events.extend(visit)
+                lists.extend(_lists(rng, articles, by_section, visit, start))
         plays.append(events)
+        shown.append(lists)
     with transaction.atomic():
         Reader.objects.filter(visitor_id__in=ids).delete()
         created = Reader.objects.bulk_create(
             [Reader(visitor_id=visitor) for visitor in ids], batch_size=1000
         )
         written = _write_interactions(created, plays)
+        impressions = _write_impressions(rng, created, shown)
     for done, reader in enumerate(created, start=1):
         recompute_profiles(reader.pk)
         if progress:
             progress(done, len(created))
     refresh_popularity()
-    return SimulationResult(readers=len(created), interactions=written)
+    return SimulationResult(readers=len(created), interactions=written, impressions=impressions)
 
 
 def _write_interactions(readers: list[Reader], plays: list[list[tuple]]) -> int:
@@ -222,4 +277,24 @@ def _write_interactions(readers: list[Reader], plays: list[list[tuple]]) -> int:
         for page_id, kind, value, when in sorted(events, key=lambda event: event[3])
     ]
     Interaction.objects.bulk_create(rows, batch_size=5000)
+    return len(rows)
+
+
+def _write_impressions(rng: random.Random, readers: list[Reader], shown: list[list[tuple]]) -> int:
+    """Store the lists each reader was shown, with the page they clicked, in bulk."""
+    rows = [
+        Impression(
+            list_id=uuid.UUID(int=rng.getrandbits(128), version=4).hex,
+            reader_id=reader.pk,
+            feed=feed,
+            context_page_id=context_page_id,
+            page_ids=page_ids,
+            shown_at=shown_at,
+            clicked_page_ids=clicked,
+            clicked_at=clicked_at,
+        )
+        for reader, lists in zip(readers, shown, strict=True)
+        for feed, context_page_id, page_ids, shown_at, clicked, clicked_at in lists
+    ]
+    Impression.objects.bulk_create(rows, batch_size=5000)
     return len(rows)

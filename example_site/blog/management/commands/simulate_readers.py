@@ -13,8 +13,8 @@ from blog.simulation import simulate
 class Command(BaseCommand):
     help = (
         "Create simulated readers with interests and play a month of views, reading time, "
-        "likes and dislikes; then rebuild their profiles and page popularity. Deterministic "
-        "per --seed; rerunning with a seed replaces that seed's readers."
+        "likes, dislikes and list impressions with clicks; then rebuild their profiles and "
+        "page popularity. Deterministic per --seed; rerunning a seed replaces its readers."
     )
 
     def add_arguments(self, parser) -> None:
@@ -31,7 +31,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             self.style.SUCCESS(
-                f"Simulated {result.readers} readers and {result.interactions} interactions "
-                f"over {days} days."
+                f"Simulated {result.readers} readers, {result.interactions} interactions and "
+                f"{result.impressions} list impressions over {days} days."
             )
         )
