@@ -82,10 +82,16 @@ def test_ctrl_c_stops_it_and_a_second_start_reuses_the_data(first_start, tmp_pat
 FINGERPRINT = """
 import hashlib
 from blog.simulation import visitor_ids
-from wagtail_neural_feed.models import Interaction
-rows = Interaction.objects.filter(reader__visitor_id__in=visitor_ids({seed}, 25))
+from wagtail_neural_feed.models import Impression, Interaction
+readers = visitor_ids({seed}, 25)
+rows = Interaction.objects.filter(reader__visitor_id__in=readers)
 played = rows.order_by("reader__visitor_id", "id").values_list("page__slug", "kind", "value")
-print(rows.count(), hashlib.sha256(repr(list(played)).encode()).hexdigest())
+lists = Impression.objects.filter(reader__visitor_id__in=readers)
+lists = lists.order_by("reader__visitor_id", "id")
+shown = lists.values_list("feed", "page_ids", "clicked_page_ids")
+clicks = lists.exclude(clicked_page_ids=[]).count()
+digest = hashlib.sha256(repr((list(played), list(shown))).encode()).hexdigest()
+print(rows.count(), lists.count(), clicks, digest)
 """
 
 
@@ -99,7 +105,8 @@ def test_simulated_readers_are_deterministic_per_seed(first_start):
         return output.strip().splitlines()[-1]
 
     first = run(7)
-    count = int(first.split()[0])
-    assert count > 25  # every reader did something, most of them more than once
+    interactions, impressions, clicks = (int(part) for part in first.split()[:3])
+    assert interactions > 25  # every reader did something, most of them more than once
+    assert 0 < clicks < impressions  # lists were shown, some of them clicked
     assert run(7) == first  # rerunning a seed replaces its readers with the same month
-    assert run(8).split()[1] != first.split()[1]
+    assert run(8).split()[-1] != first.split()[-1]
