@@ -72,6 +72,7 @@ def test_liking_one_section_fills_recommended_for_you(demo, browser):
         if number == 0:
             # The first beacon's answer carries the visitor cookie that ties the rest together.
             assert wait_until(lambda: "nf_visitor" in {c["name"] for c in context.cookies()})
+            page.evaluate("window.scrollTo(0, 0)")  # the sticky header back at the top
             page.screenshot(path=SCREENSHOTS / "demo-article.png", full_page=True)
 
     def personal() -> bool:
