@@ -1,74 +1,112 @@
-"""The example site migrates, seeds demo content and embeds it, from a clean database."""
+"""The README's demo command, run as a person would: a fresh database, then a second start."""
 
-import os
-import subprocess
-import sys
-import uuid
-from pathlib import Path
-from urllib.parse import quote
+from __future__ import annotations
 
-import psycopg
-from django.conf import settings
+import re
 
-MANAGE = Path(__file__).resolve().parent.parent / "example_site" / "manage.py"
+import pytest
+
+from tests.demo_process import Demo, demo_env, manage
+
+HASHING = "wagtail_neural_feed.encoders.HashingEncoder"
 
 
-def manage(*args: str, env: dict) -> str:
-    result = subprocess.run(
-        [sys.executable, str(MANAGE), *args], env=env, capture_output=True, text=True, timeout=300
+def links(html: str, feed: str) -> list[str]:
+    """The article links of the rendered list of ``feed``."""
+    match = re.search(
+        # The shared list contract: a signed list token on the section, page ids on the links.
+        r'<section class="neural-feed[^"]*" data-neural-feed-list="[^"]+" '
+        rf'data-feed="{feed}".*?</section>',
+        html,
+        re.S,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+    assert match, f"no rendered {feed!r} list"
+    return re.findall(r'href="([^"]+)" data-neural-feed-page="\d+"', match.group(0))
 
 
-def fresh_database_url() -> str:
-    """A new, empty database on the server the tests use."""
-    db = settings.DATABASES["default"]
-    name = f"example_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(
-        dbname="postgres",
-        user=db["USER"],
-        password=db["PASSWORD"] or None,
-        host=db["HOST"],
-        port=db["PORT"] or None,
-        autocommit=True,
-    ) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    auth = f"{quote(db['USER'])}:{quote(db['PASSWORD'] or '')}"
-    if db["HOST"].startswith("/"):
-        return f"postgresql://{auth}@/{name}?host={quote(db['HOST'])}"
-    return f"postgresql://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{name}"
+@pytest.fixture(scope="module")
+def first_start(tmp_path_factory):
+    """The demo started for the first time on a fresh database (HashingEncoder for speed)."""
+    folder = tmp_path_factory.mktemp("demo")
+    demo = Demo(demo_env(folder, encoder=HASHING), folder / "first.log", "--readers", "40")
+    try:
+        demo.start()
+        yield demo
+    finally:
+        demo.stop()
 
 
-def test_example_site_runs_end_to_end():
-    env = {
-        **os.environ,
-        "DATABASE_URL": fresh_database_url(),
-        "NEURAL_FEED_ENCODER": "wagtail_neural_feed.encoders.HashingEncoder",
-        # The package of this checkout, not whichever one is installed.
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(MANAGE.parent.parent), os.environ.get("PYTHONPATH")])
-        ),
-    }
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    manage("migrate", "--verbosity", "0", env=env)
-    manage("check", "--database", "default", env=env)
-    assert "Created 9 post(s); 9 page(s) embedded, 0 not (yet)." in manage("seed_demo", env=env)
-    assert "Would embed 0 page(s)" in manage("neural_feed_embed", "--dry-run", env=env)
-    page = manage(
-        "shell",
-        "-c",
-        "from django.test import Client; r = Client().get('/'); print(r.status_code)",
-        env=env,
-    )
-    assert page.strip().endswith("200")
-    post = manage(
-        "shell",
-        "-c",
-        "from django.test import Client; from blog.models import BlogPage; "
-        "r = Client().get(BlogPage.objects.live().first().url); "
-        "print(r.status_code, r.content.count(b'data-neural-feed-page='))",
-        env=env,
-    )
-    status, links = post.split()[-2:]
-    assert status == "200" and int(links) == 8  # 4 similar + 4 recommended
+def test_first_start_serves_the_site(first_start):
+    status, home = first_start.get("/")
+    assert status == 200
+    recommended = links(home, "default")
+    assert recommended, "the home page's recommendation list is empty"
+    assert links(home, "popular")
+    status, article = first_start.get(recommended[0])
+    assert status == 200
+    assert "More like this" in article and links(article, "similar")
+    assert 'id="neural-feed-config"' in article  # the tracker
+    assert "neuralFeed.send(button.dataset.kind)" in article  # like / dislike
+    status, section = first_start.get("/gardening/")
+    assert status == 200 and "Latest in Gardening" in section
+    status, login = first_start.get("/admin/login/")
+    assert status == 200 and 'name="password"' in login
+    output = first_start.output()
+    assert "created 152 articles" in output
+    assert "embedded 152 pages" in output
+    assert "40 readers" in output
+    assert "user 'admin', password 'demo'" in output
+
+
+def test_ctrl_c_stops_it_and_a_second_start_reuses_the_data(first_start, tmp_path):
+    assert first_start.stop() == 0
+    assert "Stopped." in first_start.output()
+    again = Demo(first_start.env, tmp_path / "second.log")
+    try:
+        seconds = again.start()
+        assert again.get("/")[0] == 200
+    finally:
+        again.stop()
+    second = again.output()
+    # The second start found everything done and did none of the first-run work.
+    for done in (
+        "Database migrations: up to date",
+        "Demo content: already loaded",
+        "Embeddings: up to date",
+        "Simulated readers: kept the existing interactions",
+    ):
+        assert done in second, second
+    print(f"second start answered after {seconds:.1f}s")
+
+
+FINGERPRINT = """
+import hashlib
+from blog.simulation import visitor_ids
+from wagtail_neural_feed.models import Impression, Interaction
+readers = visitor_ids({seed}, 25)
+rows = Interaction.objects.filter(reader__visitor_id__in=readers)
+played = rows.order_by("reader__visitor_id", "id").values_list("page__slug", "kind", "value")
+lists = Impression.objects.filter(reader__visitor_id__in=readers)
+lists = lists.order_by("reader__visitor_id", "id")
+shown = lists.values_list("feed", "page_ids", "clicked_page_ids")
+clicks = lists.exclude(clicked_page_ids=[]).count()
+digest = hashlib.sha256(repr((list(played), list(shown))).encode()).hexdigest()
+print(rows.count(), lists.count(), clicks, digest)
+"""
+
+
+def test_simulated_readers_are_deterministic_per_seed(first_start):
+    first_start.stop()
+    env = first_start.env
+
+    def run(seed: int) -> str:
+        manage("simulate_readers", "--readers", "25", "--seed", str(seed), env=env)
+        output = manage("shell", "-c", FINGERPRINT.format(seed=seed), env=env)
+        return output.strip().splitlines()[-1]
+
+    first = run(7)
+    interactions, impressions, clicks = (int(part) for part in first.split()[:3])
+    assert interactions > 25  # every reader did something, most of them more than once
+    assert 0 < clicks < impressions  # lists were shown, some of them clicked
+    assert run(7) == first  # rerunning a seed replaces its readers with the same month
+    assert run(8).split()[-1] != first.split()[-1]
