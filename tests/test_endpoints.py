@@ -150,7 +150,7 @@ def test_do_not_track_answers_204_and_stores_nothing(client, article):
     assert not Interaction.objects.exists() and "nf_visitor" not in response.cookies
 
 
-def test_tracker_tag_renders_a_beacon_for_the_page(rf, article):
+def test_tracker_tag_renders_a_beacon_for_the_page(rf, article, home):
     html = Template("{% load neural_feed %}{% neural_feed_tracker %}").render(
         Context({"page": article, "request": rf.get("/")})
     )
@@ -159,8 +159,11 @@ def test_tracker_tag_renders_a_beacon_for_the_page(rf, article):
     assert config["page"] == article.pk
     assert config["endpoint"] == URL
     assert config["token"] == page_token(article.pk)
-    without_page = Template("{% load neural_feed %}{% neural_feed_tracker %}").render(Context({}))
-    assert not without_page.strip()
+    # Without a page that takes part, only lists are reported: no view, no token.
+    for context in ({}, {"page": home}):
+        html = Template("{% load neural_feed %}{% neural_feed_tracker %}").render(Context(context))
+        config = json.loads(html.split('type="application/json">')[1].split("</script>")[0])
+        assert config["page"] is None and config["token"] == ""
 
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/156.0 Safari/537.36"

@@ -10,6 +10,7 @@ from wagtail.models import Page
 
 from ..conf import neural_feed_settings
 from ..lists import SIMILAR_TITLE, RecommendationList
+from ..pagetypes import is_recommendable
 from ..rendering import ListOptions, render_list, render_placeholder, safe_list
 from ..tracking import page_token
 
@@ -26,17 +27,18 @@ def neural_feed_tracker(context, page=None) -> dict:
     Privacy Control and the consent cookie in the browser too. It also reports
     impressions of and clicks on rendered lists (``data-neural-feed-list``) and
     fills client-side placeholders (``data-neural-feed-placeholder``) from the
-    JSON API.
+    JSON API. On a page that does not take part (a home page, an index, a
+    view without a page) it only reports the lists and fills placeholders.
     """
     page = page or context.get("page")
-    if page is None or not getattr(page, "pk", None):
-        return {"enabled": False}
+    tracked = page is not None and bool(getattr(page, "pk", None)) and is_recommendable(page)
     return {
         "enabled": True,
         "config": {
             "endpoint": reverse("wagtail_neural_feed:interactions"),
-            "page": page.pk,
-            "token": page_token(page.pk),
+            # null on a page that does not take part: no view, reading time or likes.
+            "page": page.pk if tracked else None,
+            "token": page_token(page.pk) if tracked else "",
             "respectDnt": bool(neural_feed_settings.RESPECT_DO_NOT_TRACK),
             "consentCookie": neural_feed_settings.CONSENT_COOKIE_NAME or "",
             # The JSON API, for [data-neural-feed-placeholder] elements (client-side mode).
