@@ -1,0 +1,155 @@
+"""The replay: nothing from the future reaches a held-out event's ranking, and it ranks right."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from tests.factories import SectionPageFactory
+from tests.news_world import build_news_world
+from wagtail_neural_feed.conf import neural_feed_settings
+from wagtail_neural_feed.evaluation import replay as replay_module
+from wagtail_neural_feed.evaluation.replay import Replay
+from wagtail_neural_feed.exceptions import EvaluationError
+from wagtail_neural_feed.feeds import get_feed_config
+from wagtail_neural_feed.models import (
+    Interaction,
+    PageEmbedding,
+    PagePopularity,
+    ReaderProfile,
+)
+
+
+@pytest.fixture
+def news_section(home):
+    return SectionPageFactory(parent=home, title="News", slug="news")
+
+
+def _history():
+    rows = list(Interaction.objects.order_by("created_at", "id").values())
+    embeddings = {
+        row["page_id"]: np.asarray(row["embedding"], dtype=np.float64)
+        for row in PageEmbedding.objects.values("page_id", "embedding")
+    }
+    published = dict(PageEmbedding.objects.values_list("page_id", "first_published_at"))
+    return rows, embeddings, published
+
+
+class Recording(Replay):
+    """Looks at the database the ranking reads, just before each held-out event."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seen = []
+
+    def observe(self, event, scope):
+        profile = ReaderProfile.objects.filter(reader_id=event.reader_id, feed="default").first()
+        self.seen.append(
+            {
+                "event": event,
+                "scope_profile": scope.profile,
+                "profile": None if profile is None else np.asarray(profile.vector),
+                "interactions": list(
+                    Interaction.objects.values_list("reader_id", "page_id", "created_at")
+                ),
+                "popularity": {
+                    row.page_id: (row.score, row.computed_at)
+                    for row in PagePopularity.objects.all()
+                },
+                "live": set(
+                    PageEmbedding.objects.filter(live=True).values_list("page_id", flat=True)
+                ),
+            }
+        )
+
+
+@pytest.mark.parametrize("split", ["leave-last-out", "time"])
+def test_no_leak_into_profile_popularity_or_already_read(news_section, monkeypatch, split):
+    build_news_world(news_section, pages=80, readers=12, reads_per_reader=6, seed=3)
+    rows, embeddings, published = _history()
+    before_counts = (Interaction.objects.count(), ReaderProfile.objects.count())
+    ranked = []
+    real_rank = replay_module.rank
+
+    def spy(ranker, audience, scope, *, now, **kwargs):
+        result = real_rank(ranker, audience, scope, now=now, **kwargs)
+        ranked.append((now, [published[row.page_id] for row in result]))
+        return result
+
+    monkeypatch.setattr(replay_module, "rank", spy)
+    replay = Recording(get_feed_config("default"), split=split)
+    result = replay.run()
+    assert result.summary.held_out == len(replay.seen) > 5
+    pop_half_life = neural_feed_settings.POPULARITY_HALF_LIFE_DAYS * 86400
+    profile_half_life = neural_feed_settings.PROFILE_HALF_LIFE_DAYS * 86400
+    for seen in replay.seen:
+        event = seen["event"]
+        t = event.created_at
+        past = [row for row in rows if row["created_at"] < t]
+        # Already read: the table holds exactly the interactions strictly before t.
+        known = sorted((r, p, c) for r, p, c in seen["interactions"])
+        assert known == sorted((r["reader_id"], r["page_id"], r["created_at"]) for r in past)
+        assert (event.reader_id, event.page_id) not in {(r, p) for r, p, _ in known}
+        # Popularity: only pages read before t, each counter the decayed sum of those reads.
+        expected = defaultdict(float)
+        for row in past:
+            expected[row["page_id"]] += row["weight"] * 2 ** (
+                -(t - row["created_at"]).total_seconds() / pop_half_life
+            )
+        assert set(seen["popularity"]) == set(expected)
+        for page_id, (score, computed_at) in seen["popularity"].items():
+            assert computed_at < t
+            decayed = score * 2 ** (-(t - computed_at).total_seconds() / pop_half_life)
+            assert decayed == pytest.approx(expected[page_id], rel=1e-6)
+        # Profile: the reader's reads before t, decayed, normalised (and what ranking read).
+        mine = [row for row in past if row["reader_id"] == event.reader_id]
+        total = sum(
+            row["weight"]
+            * 2 ** (-(t - row["created_at"]).total_seconds() / profile_half_life)
+            * embeddings[row["page_id"]]
+            for row in mine
+        )
+        expected_profile = total / np.linalg.norm(total)
+        np.testing.assert_allclose(seen["profile"], expected_profile, atol=1e-5)
+        np.testing.assert_allclose(seen["scope_profile"], expected_profile, atol=1e-5)
+        # The catalogue: no page published after t can be shown.
+        assert all(published[page_id] <= t for page_id in seen["live"])
+    assert ranked and all(all(when <= now for when in pages) for now, pages in ranked)
+    # Rolled back: the site's data is as it was.
+    assert (Interaction.objects.count(), ReaderProfile.objects.count()) == before_counts
+    assert PageEmbedding.objects.filter(live=False).count() == 0
+
+
+def test_most_recent_is_perfect_when_readers_read_the_newest_page(news_section):
+    """Any leak of a later page or read would put it first and break this."""
+    build_news_world(news_section, pages=60, readers=10, reads_per_reader=5, newest_only=True)
+    result = Replay(get_feed_config("default"), split="leave-last-out").run()
+    results = result.report.as_dict(result.catalogue_size)
+    assert results["most recent"]["events"] == result.summary.held_out == 10
+    assert results["most recent"]["ndcg@10"] == pytest.approx(1.0)
+    assert results["most recent"]["mrr@10"] == pytest.approx(1.0)
+    assert results["random"]["ndcg@10"] < 0.5
+    assert set(results) == {"feed", "random", "most recent", "most popular", "pure similarity"}
+    assert 0 < results["feed"]["coverage"] <= 1
+    assert 0 <= results["feed"]["diversity"] <= 2
+
+
+def test_time_split_holds_out_only_after_the_cutoff(news_section):
+    world = build_news_world(news_section, pages=60, readers=10, reads_per_reader=5, seed=1)
+    replay = Recording(get_feed_config("default"), split="time", max_events=7)
+    replay.run()
+    times = [seen["event"].created_at for seen in replay.seen]
+    assert len(times) == 7 and times == sorted(times)
+    # max_events keeps the latest; all of them are past the start of the history.
+    latest = sorted(Interaction.objects.values_list("created_at", flat=True))[-1]
+    assert times[-1] <= latest and times[0] > world.start
+    assert {seen["event"].part for seen in replay.seen} == {"validation", "test"}
+
+
+def test_too_few_events_refused(news_section):
+    world = build_news_world(news_section, pages=20, readers=2, reads_per_reader=3)
+    with pytest.raises(EvaluationError, match="held-out events"):
+        Replay(get_feed_config("default"), min_held_out=1000).run()
+    assert Interaction.objects.count() == world.events  # rolled back
