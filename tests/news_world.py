@@ -3,7 +3,7 @@
 Pages are published one after another, each on a topic and with a latent
 appeal; readers prefer a topic or two. Each read picks, among the pages
 published in the last few days and not yet read, one with probability
-proportional to appeal × topic affinity × a steep recency factor: a stream
+proportional to appeal, topic affinity and a steep recency factor: a stream
 where freshness, popularity and similarity all carry signal, recency most.
 """
 

@@ -84,7 +84,8 @@ def snapshot(
         cutoff = since
         if split == "time" and cutoff is None:
             cursor.execute(
-                f"SELECT percentile_disc(%s) WITHIN GROUP (ORDER BY created_at) FROM {EVENTS_TABLE}",
+                f"""SELECT percentile_disc(%s) WITHIN GROUP (ORDER BY created_at)
+                FROM {EVENTS_TABLE}""",
                 [1 - DEFAULT_TEST_SHARE],
             )
             cutoff = cursor.fetchone()[0]
@@ -106,7 +107,8 @@ def snapshot(
             )
         _mark_parts(cursor)
         cursor.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE held_out), min(created_at) FROM {EVENTS_TABLE}"
+            f"""SELECT count(*), count(*) FILTER (WHERE held_out), min(created_at)
+            FROM {EVENTS_TABLE}"""
         )
         events, held_out, first_at = cursor.fetchone()
     return HistorySummary(events=events, held_out=held_out, first_at=first_at, cutoff=cutoff)

@@ -37,30 +37,35 @@ class Ranker:
 
 def baselines(config: FeedConfig) -> list[Ranker]:
     """The feed's baselines, with its filters (section, page types, already read)."""
-    plain = {"cold_start": (), "diversity": "none"}
     return [
         Ranker("random", config, personal=False, random=True),
         Ranker(
             "most recent",
-            replace(
-                config, similarity_weight=0.0, freshness_weight=1.0, popularity_weight=0.0, **plain
-            ),
+            _weighted(config, 0.0, 1.0, 0.0),
             personal=False,
         ),
         Ranker(
             "most popular",
-            replace(
-                config, similarity_weight=0.0, freshness_weight=0.0, popularity_weight=1.0, **plain
-            ),
+            _weighted(config, 0.0, 0.0, 1.0),
             personal=False,
         ),
         Ranker(
             "pure similarity",
-            replace(
-                config, similarity_weight=1.0, freshness_weight=0.0, popularity_weight=0.0, **plain
-            ),
+            _weighted(config, 1.0, 0.0, 0.0),
         ),
     ]
+
+
+def _weighted(config: FeedConfig, similarity: float, freshness: float, popularity: float):
+    """``config`` with only these weights, no cold-start sources and no diversity step."""
+    return replace(
+        config,
+        similarity_weight=similarity,
+        freshness_weight=freshness,
+        popularity_weight=popularity,
+        cold_start=(),
+        diversity="none",
+    )
 
 
 def rank(
