@@ -32,4 +32,4 @@ class PageNotAvailable(NeuralFeedError, LookupError):
 
 
 class EvaluationError(NeuralFeedError):
-    """An offline evaluation or tuning run cannot give a trustworthy answer (e.g. too few events)."""
+    """An evaluation or tuning run cannot give a trustworthy answer (e.g. too few events)."""
