@@ -11,6 +11,7 @@ event's time and not already read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -68,8 +69,8 @@ def _weighted(config: FeedConfig, similarity: float, freshness: float, popularit
     )
 
 
-def rank(
-    ranker: Ranker,
+def rank_all(
+    rankers: Sequence[Ranker],
     audience: Audience,
     scope: Scope,
     *,
@@ -77,13 +78,60 @@ def rank(
     now: datetime,
     exclude: Sequence[int] = (),
     salt: str = "",
-) -> list[RankedRow]:
-    """The ranker's top ``limit`` rows for this reader as of ``now`` (with embeddings)."""
+) -> list[list[RankedRow]]:
+    """Every ranker's top ``limit`` rows for this reader as of ``now``, in one round trip.
+
+    Each ranker's statement is the one :func:`ranking_statement` builds, run
+    unchanged as a subquery (its parameters renamed apart); the rows of each
+    come back in the statement's own order (score, then page id).
+    """
+    parts, params = [], {}
+    for index, ranker in enumerate(rankers):
+        sql, own = _statement(ranker, audience, scope, limit=limit, now=now, exclude=exclude)
+        if ranker.random:
+            own["salt"] = salt
+        renamed = _PARAMETER.sub(lambda match, i=index: f"%({match[1]}__{i})s", sql)
+        params.update({f"{name}__{index}": value for name, value in own.items()})
+        parts.append(f"SELECT {index} AS ranker, s{index}.* FROM ({renamed}) s{index}")
+    lists: list[list[RankedRow]] = [[] for _ in rankers]
+    for row in run_statement(" UNION ALL ".join(parts), params, binary=True):
+        lists[row[0]].append(
+            RankedRow(
+                page_id=row[1],
+                content_type_id=row[2],
+                path=row[3],
+                similarity=float(row[4]),
+                freshness=float(row[5]),
+                popularity=float(row[6]),
+                score=float(row[7]),
+                completeness=row[8] or "",
+                embedding=parse_vector(row[9]),
+            )
+        )
+    return [
+        _diversified(ranker, scope, sorted(rows, key=lambda r: (-r.score, r.page_id)), limit)
+        for ranker, rows in zip(rankers, lists, strict=True)
+    ]
+
+
+_PARAMETER = re.compile(r"%\((\w+)\)s")
+
+
+def _statement(
+    ranker: Ranker,
+    audience: Audience,
+    scope: Scope,
+    *,
+    limit: int,
+    now: datetime,
+    exclude: Sequence[int],
+) -> tuple[str, dict]:
+    """The ranker's statement, as ``recommend()`` would build it: (sql, params)."""
     if not ranker.personal:
         scope = replace(scope, profile=None, context=None)
     config = ranker.config
     if ranker.random:
-        return _random_rows(config, audience, scope, limit=limit, exclude=exclude, salt=salt)
+        return _random_sql(config, audience, scope, limit=limit, exclude=exclude)
     pool = limit
     if config.diversity == "mmr":
         pool = 3 * limit
@@ -99,31 +147,37 @@ def rank(
         with_embeddings=True,
         now=now,
     )
-    rows = statement.execute()
+    return statement.sql, dict(statement.params)
+
+
+def _diversified(ranker: Ranker, scope: Scope, rows: list[RankedRow], limit: int):
+    """The feed's own diversity step, as ``recommend()`` applies it."""
+    config = ranker.config
+    if ranker.random or config.diversity == "none":
+        return rows[:limit]
     if config.diversity == "mmr":
-        rows = diversity.mmr(rows, limit=limit, lambda_=config.mmr_lambda)
-    elif config.diversity == "section_cap":
-        base = scope.section_path or diversity.site_path_of(rows, scope.site_paths)
-        rows = diversity.cap_per_section(rows, limit=limit, cap=config.section_cap, base_path=base)
-    return rows[:limit]
+        return diversity.mmr(rows, limit=limit, lambda_=config.mmr_lambda)
+    base = scope.section_path or diversity.site_path_of(rows, scope.site_paths)
+    return diversity.cap_per_section(rows, limit=limit, cap=config.section_cap, base_path=base)
 
 
-def _random_rows(
+def _random_sql(
     config: FeedConfig,
     audience: Audience,
     scope: Scope,
     *,
     limit: int,
     exclude: Sequence[int],
-    salt: str,
-) -> list[RankedRow]:
-    """A reproducible random draw (a hash of page and event) from the eligible pages."""
-    params: dict = {"salt": salt}
+) -> tuple[str, dict]:
+    """A reproducible random draw (a hash of page and event) from the eligible pages;
+    its "score" is minus its position, so it sorts like the ranked lists."""
+    params: dict = {}
     where = eligibility_sql(config, audience, scope, exclude=exclude, params=params)
-    sql = f"""SELECT e.page_id, e.content_type_id, e.path, e.embedding
+    order = "md5(e.page_id::text || %(salt)s)"
+    sql = f"""SELECT e.page_id, e.content_type_id, e.path, 0.0::float8 AS similarity,
+        0.0::float8 AS freshness, 0.0::float8 AS popularity,
+        (-row_number() OVER (ORDER BY {order}))::float8 AS score,
+        NULL::text AS completeness, e.embedding
         FROM {table_name(PageEmbedding)} e WHERE {where}
-        ORDER BY md5(e.page_id::text || %(salt)s) LIMIT {int(limit)}"""
-    return [
-        RankedRow(page_id, content_type_id, path, 0.0, 0.0, 0.0, 0.0, parse_vector(vector))
-        for page_id, content_type_id, path, vector in run_statement(sql, params, binary=True)
-    ]
+        ORDER BY {order} LIMIT {int(limit)}"""
+    return sql, params

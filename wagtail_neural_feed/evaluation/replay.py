@@ -14,12 +14,15 @@ Then, for each held-out event at time ``t``, in time order:
 1. the events strictly before ``t`` not yet replayed are inserted back into
    the interaction table and folded into the popularity counters, decayed to
    their time (one statement each, in SQL); pages published by ``t`` reappear;
-2. the reader's profile is brought up to date by the real incremental update
-   (:func:`~wagtail_neural_feed.profiles.update_profile`), which folds exactly
-   the interactions now in the table;
-3. round trip 1 (:func:`~wagtail_neural_feed.ranking.load_scope`) reads that
-   profile, and every ranker ranks with the real statement at ``now=t``; the
-   "already read" filter reads the same interaction table.
+2. the reader's profile is folded from exactly the interactions now in the
+   table, by the profiles module's own maths
+   (:func:`~wagtail_neural_feed.profiles.profile_vector`, what
+   ``update_profile`` would store), and handed to the ranking in its scope
+   (round trip 1, :func:`~wagtail_neural_feed.ranking.load_scope`) instead of
+   being written;
+3. every ranker ranks with the real statement at ``now=t``, all in one round
+   trip (:func:`.rankers.rank_all`); the "already read" filter reads the same
+   interaction table.
 
 So the held-out interaction, and everything after it, is not in the table,
 the counters or the profile when it is ranked: no leak by construction.
@@ -33,7 +36,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.conf import settings
@@ -44,11 +47,12 @@ from ..conf import SETTINGS_NAME, neural_feed_settings
 from ..exceptions import EvaluationError
 from ..feeds import FeedConfig, get_feed_config, profile_feed_chain
 from ..models import HotTier, Interaction, PageEmbedding, PagePopularity, ReaderProfile
-from ..profiles import update_profile
+from ..profiles import profile_vector
 from ..ranking import Audience, Scope, load_scope
+from ..statements import parse_vector, run_statement, table_name
 from . import history
 from .history import EVENTS_TABLE, HeldOutEvent, HistorySummary
-from .rankers import Ranker, baselines, rank
+from .rankers import Ranker, baselines, rank_all
 from .report import Report
 
 logger = logging.getLogger(__name__)
@@ -143,17 +147,16 @@ class Replay:
             self._advance(event.before, event.created_at)
             scope, exclude = self._scope(event)
             self.observe(event, scope)
-            audience = Audience(reader_id=event.reader_id)
-            for ranker in self.rankers:
-                rows = rank(
-                    ranker,
-                    audience,
-                    scope,
-                    limit=self.k,
-                    now=event.created_at,
-                    exclude=exclude,
-                    salt=str(event.seq),
-                )
+            lists = rank_all(
+                self.rankers,
+                Audience(reader_id=event.reader_id),
+                scope,
+                limit=self.k,
+                now=event.created_at,
+                exclude=exclude,
+                salt=str(event.seq),
+            )
+            for ranker, rows in zip(self.rankers, lists, strict=True):
                 report.add(ranker.name, event.part, event.page_id, rows)
             if self.progress is not None:
                 self.progress(done, summary.held_out)
@@ -203,15 +206,41 @@ class Replay:
             self.last_page.update(cursor.fetchall())
 
     def _scope(self, event: HeldOutEvent) -> tuple[Scope, list[int]]:
-        """Fold the reader's known interactions into their profiles; read round trip 1."""
+        """Round trip 1, with the reader's profile as of the event (not written anywhere)."""
+        context = self.last_page.get(event.reader_id) if self.context == "last" else None
+        audience = Audience(reader_id=event.reader_id)
+        scope = load_scope(self.config, audience, context_page_id=context)
+        return replace(scope, profile=self._profile(event.reader_id)), (
+            [context] if context is not None else []
+        )
+
+    def _profile(self, reader_id: int):
+        """The first profile with a direction along the feed's chain, from the known history."""
+        rows = run_statement(
+            f"""SELECT i.weight, i.created_at, e.embedding, e.content_type_id, e.path
+            FROM {table_name(Interaction)} i
+            JOIN {table_name(PageEmbedding)} e ON e.page_id = i.page_id
+            WHERE i.reader_id = %(reader)s AND e.status = 'ready' AND e.embedding IS NOT NULL
+            ORDER BY i.id""",
+            {"reader": reader_id},
+            binary=True,
+        )
+        history = [
+            {
+                "weight": weight,
+                "created_at": created_at,
+                "embedding": parse_vector(embedding),
+                "content_type_id": content_type_id,
+                "path": path,
+            }
+            for weight, created_at, embedding, content_type_id, path in rows
+        ]
         for slug in profile_feed_chain(self.config):
             config = self.config if slug == self.config.slug else get_feed_config(slug)
-            update_profile(event.reader_id, config)
-        context = self.last_page.get(event.reader_id) if self.context == "last" else None
-        scope = load_scope(
-            self.config, Audience(reader_id=event.reader_id), context_page_id=context
-        )
-        return scope, [context] if context is not None else []
+            vector = profile_vector(config, history)
+            if vector is not None:
+                return vector
+        return None
 
 
 def _replay_events(after: int, upto: int) -> None:
@@ -219,19 +248,19 @@ def _replay_events(after: int, upto: int) -> None:
     half_life = float(neural_feed_settings.POPULARITY_HALF_LIFE_DAYS) * 86400.0
     popularity = PagePopularity._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {Interaction._meta.db_table}
-                (reader_id, page_id, kind, value, weight, created_at)
-            SELECT reader_id, page_id, kind, value, weight, created_at FROM {EVENTS_TABLE}
-            WHERE seq > %(after)s AND seq <= %(upto)s ORDER BY seq""",
-            {"after": after, "upto": upto},
-        )
-        # The counters as refresh_popularity() keeps them (a decayed sum at
+        # One statement: the events go back into the interaction table, and into
+        # the counters as refresh_popularity() keeps them (a decayed sum at
         # computed_at), updated incrementally to the batch's last event.
         cursor.execute(
             f"""WITH batch AS (
-                SELECT page_id, weight, created_at, max(created_at) OVER () AS at
-                FROM {EVENTS_TABLE} WHERE seq > %(after)s AND seq <= %(upto)s)
+                SELECT seq, reader_id, page_id, kind, value, weight, created_at,
+                       max(created_at) OVER () AS at
+                FROM {EVENTS_TABLE} WHERE seq > %(after)s AND seq <= %(upto)s),
+            inserted AS (
+                INSERT INTO {Interaction._meta.db_table}
+                    (reader_id, page_id, kind, value, weight, created_at)
+                SELECT reader_id, page_id, kind, value, weight, created_at FROM batch
+                ORDER BY seq)
             INSERT INTO {popularity} AS p (page_id, score, interactions, computed_at)
             SELECT page_id,
                    sum(weight * power(2, -extract(epoch FROM at - created_at) / %(h)s)),
