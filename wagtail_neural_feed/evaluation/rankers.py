@@ -131,7 +131,9 @@ def _statement(
         scope = replace(scope, profile=None, context=None)
     config = ranker.config
     if ranker.random:
-        return _random_sql(config, audience, scope, limit=limit, exclude=exclude)
+        return _random_sql(
+            config, audience, scope, limit=limit, exclude=exclude, with_embeddings=False
+        )
     pool = limit
     if config.diversity == "mmr":
         pool = 3 * limit
@@ -144,10 +146,16 @@ def _statement(
         limit=limit,
         exclude=sorted(exclude),
         pool=pool,
-        with_embeddings=True,
+        # As recommend() asks: embeddings only for MMR (they cost the exact scan
+        # 1.5 kB a row); the replay looks up the few it needs for diversity.
+        with_embeddings=config.diversity == "mmr",
         now=now,
     )
-    return statement.sql, dict(statement.params)
+    sql = statement.sql
+    if config.diversity != "mmr":
+        # The union needs the same columns from every ranker.
+        sql = f"SELECT t.*, NULL::vector AS embedding FROM ({sql}) t"
+    return sql, dict(statement.params)
 
 
 def _diversified(ranker: Ranker, scope: Scope, rows: list[RankedRow], limit: int):
@@ -168,16 +176,19 @@ def _random_sql(
     *,
     limit: int,
     exclude: Sequence[int],
+    with_embeddings: bool,
 ) -> tuple[str, dict]:
     """A reproducible random draw (a hash of page and event) from the eligible pages;
     its "score" is minus its position, so it sorts like the ranked lists."""
     params: dict = {}
     where = eligibility_sql(config, audience, scope, exclude=exclude, params=params)
-    order = "md5(e.page_id::text || %(salt)s)"
+    table = table_name(PageEmbedding)
+    embedding = "e.embedding" if with_embeddings else "NULL::vector"
     sql = f"""SELECT e.page_id, e.content_type_id, e.path, 0.0::float8 AS similarity,
-        0.0::float8 AS freshness, 0.0::float8 AS popularity,
-        (-row_number() OVER (ORDER BY {order}))::float8 AS score,
-        NULL::text AS completeness, e.embedding
-        FROM {table_name(PageEmbedding)} e WHERE {where}
-        ORDER BY {order} LIMIT {int(limit)}"""
+        0.0::float8 AS freshness, 0.0::float8 AS popularity, -x.position::float8 AS score,
+        NULL::text AS completeness, {embedding}
+        FROM (SELECT page_id, row_number() OVER (ORDER BY draw) AS position
+              FROM (SELECT e.page_id, md5(e.page_id::text || %(salt)s) AS draw
+                    FROM {table} e WHERE {where} ORDER BY draw LIMIT {int(limit)}) d) x
+        JOIN {table} e ON e.page_id = x.page_id"""
     return sql, params

@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 from django.test.utils import override_settings
@@ -56,6 +57,9 @@ from .rankers import Ranker, baselines, rank_all
 from .report import Report
 
 logger = logging.getLogger(__name__)
+
+#: Page embeddings kept for the diversity metric (about 1.5 kB each at 384 dimensions).
+EMBEDDING_CACHE_PAGES = 20000
 
 
 @dataclass
@@ -111,6 +115,7 @@ class Replay:
         self.applied = 0
         self.hidden: deque[tuple[datetime, int]] = deque()
         self.last_page: dict[int, int] = {}
+        self.embeddings: dict[int, np.ndarray] = {}
 
     def run(self) -> ReplayResult:
         """Replay inside a transaction that is always rolled back."""
@@ -156,12 +161,30 @@ class Replay:
                 exclude=exclude,
                 salt=str(event.seq),
             )
+            self._attach_embeddings(lists)
             for ranker, rows in zip(self.rankers, lists, strict=True):
                 report.add(ranker.name, event.part, event.page_id, rows)
             if self.progress is not None:
                 self.progress(done, summary.held_out)
         seconds = time.monotonic() - started
         return ReplayResult(summary, report, catalogue, seconds)
+
+    def _attach_embeddings(self, lists) -> None:
+        """Embeddings of the listed pages, for intra-list diversity (a bounded cache)."""
+        rows = [row for rows in lists for row in rows if row.embedding is None]
+        missing = {row.page_id for row in rows} - self.embeddings.keys()
+        if missing:
+            if len(self.embeddings) + len(missing) > EMBEDDING_CACHE_PAGES:
+                self.embeddings.clear()
+            found = run_statement(
+                f"SELECT page_id, embedding FROM {table_name(PageEmbedding)}"
+                " WHERE page_id = ANY(%(ids)s)",
+                {"ids": sorted(missing)},
+                binary=True,
+            )
+            self.embeddings.update((page_id, parse_vector(vector)) for page_id, vector in found)
+        for row in rows:
+            row.embedding = self.embeddings.get(row.page_id)
 
     def observe(self, event: HeldOutEvent, scope: Scope) -> None:
         """Called before each held-out event is ranked (tests look at the state here)."""
