@@ -49,6 +49,7 @@ class Recording(Replay):
             {
                 "event": event,
                 "scope_profile": scope.profile,
+                "context": scope.context,
                 "stored_profiles": ReaderProfile.objects.count(),
                 "interactions": list(
                     Interaction.objects.values_list("reader_id", "page_id", "created_at")
@@ -155,3 +156,26 @@ def test_too_few_events_refused(news_section):
     with pytest.raises(EvaluationError, match="held-out events"):
         Replay(get_feed_config("default"), min_held_out=1000).run()
     assert Interaction.objects.count() == world.events  # rolled back
+
+
+def test_context_last_ranks_on_the_previously_read_page(news_section, monkeypatch):
+    build_news_world(news_section, pages=60, readers=8, reads_per_reader=5, seed=5)
+    rows, embeddings, _ = _history()
+    excluded = []
+    real_rank = replay_module.rank_all
+
+    def spy(rankers, audience, scope, *, exclude, **kwargs):
+        excluded.append(list(exclude))
+        return real_rank(rankers, audience, scope, exclude=exclude, **kwargs)
+
+    monkeypatch.setattr(replay_module, "rank_all", spy)
+    replay = Recording(get_feed_config("default"), context="last")
+    replay.run()
+    assert len(replay.seen) == len(excluded) > 3
+    for seen, exclude in zip(replay.seen, excluded, strict=True):
+        event = seen["event"]
+        mine = [r for r in rows if r["reader_id"] == event.reader_id]
+        previous = [r for r in mine if r["created_at"] < event.created_at][-1]
+        assert exclude == [previous["page_id"]]
+        expected = embeddings[previous["page_id"]]
+        np.testing.assert_allclose(seen["context"], expected / np.linalg.norm(expected), atol=1e-5)
