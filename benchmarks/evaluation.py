@@ -55,19 +55,22 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=20)
     parser.add_argument("--max-events", type=int, default=None)
     parser.add_argument("--tune", action="store_true")
+    parser.add_argument("--no-baselines", action="store_true", help="Only --tune.")
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--rebuild", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.evaluation_settings")
     setup_django("benchmarks.evaluation_settings")
+    from wagtail_neural_feed.evaluation.rankers import Ranker, baselines, co_read_ranker
     from wagtail_neural_feed.evaluation.replay import Replay
     from wagtail_neural_feed.evaluation.tuning import tune
     from wagtail_neural_feed.feeds import get_feed_config
 
     build(args.pages, args.readers, args.reads, args.rebuild)
     config = get_feed_config("default")
-    for split in ("leave-last-out", "time"):
-        result = Replay(config, split=split, max_events=args.max_events).run()
+    for split in () if args.no_baselines else ("leave-last-out", "time"):
+        rankers = [Ranker("feed", config), *baselines(config), co_read_ranker(config)]
+        result = Replay(config, rankers=rankers, split=split, max_events=args.max_events).run()
         results = result.report.as_dict(result.catalogue_size)
         print_table(
             f"{split}: {result.summary.held_out} held-out events of {result.summary.events}, "

@@ -110,3 +110,10 @@ def test_trial_grid_and_feed_source():
     resolved = namespace["NewsFeed"].resolve()
     assert resolved.slug == "news"
     assert resolved.freshness_weight == grid[0].freshness_weight
+
+
+def test_evaluate_with_co_read(news_section):
+    build_news_world(news_section, pages=40, readers=8, reads_per_reader=4, seed=6)
+    out = StringIO()
+    call_command("neural_feed_evaluate", "--co-read", stdout=out)
+    assert "co-read" in out.getvalue()

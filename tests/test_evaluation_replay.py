@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
+from tests.bulk import bulk_embeddings, bulk_pages, clustered_vectors
 from tests.factories import SectionPageFactory
+from tests.helpers import make_reader
 from tests.news_world import build_news_world
 from wagtail_neural_feed.conf import neural_feed_settings
 from wagtail_neural_feed.evaluation import replay as replay_module
+from wagtail_neural_feed.evaluation.rankers import co_read_ranker
 from wagtail_neural_feed.evaluation.replay import Replay
 from wagtail_neural_feed.exceptions import EvaluationError
 from wagtail_neural_feed.feeds import get_feed_config
@@ -179,3 +183,40 @@ def test_context_last_ranks_on_the_previously_read_page(news_section, monkeypatc
         assert exclude == [previous["page_id"]]
         expected = embeddings[previous["page_id"]]
         np.testing.assert_allclose(seen["context"], expected / np.linalg.norm(expected), atol=1e-5)
+
+
+def test_co_read_counts_only_earlier_readers_of_the_last_page(news_section, monkeypatch):
+    """Readers 1-3 read A then B, reader 4 reads A then B, readers 5-8 read A then C,
+    in that order; each reader's second read is held out."""
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    ids = bulk_pages(news_section, 12, published_at=lambda i: start - timedelta(days=1, hours=i))
+    bulk_embeddings(ids, clustered_vectors(12, clusters=3, seed=9)[0])
+    a, b, c = ids[:3]
+    readers = [make_reader() for _ in range(8)]
+    for n, reader in enumerate(readers):
+        t = start + timedelta(minutes=10 * n)
+        Interaction.objects.create(reader=reader, page_id=a, kind="view", weight=1, created_at=t)
+        Interaction.objects.create(
+            reader=reader,
+            page_id=b if n < 4 else c,
+            kind="view",
+            weight=1,
+            created_at=t + timedelta(minutes=1),
+        )
+    lists = {}
+    real_rank = replay_module.rank_all
+
+    def spy(rankers, audience, scope, **kwargs):
+        result = real_rank(rankers, audience, scope, **kwargs)
+        lists[audience.reader_id] = [(row.page_id, row.score) for row in result[0]]
+        return result
+
+    monkeypatch.setattr(replay_module, "rank_all", spy)
+    config = get_feed_config("default")
+    result = Replay(config, rankers=[co_read_ranker(config)]).run()
+    assert result.summary.held_out == 8
+    assert lists[readers[0].pk] == []  # nobody read A before reader 1
+    # Reader 4: three earlier readers of A read B; readers 5-8 (later) must not count.
+    assert lists[readers[3].pk] == [(b, 3.0)]
+    # Reader 8: four earlier co-readers for B, three for C (reader 8's own C is held out).
+    assert lists[readers[7].pk] == [(b, 4.0), (c, 3.0)]

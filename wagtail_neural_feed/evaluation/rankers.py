@@ -18,7 +18,7 @@ from datetime import datetime
 
 from .. import diversity
 from ..feeds import FeedConfig
-from ..models import PageEmbedding
+from ..models import Interaction, PageEmbedding
 from ..ranking import Audience, RankedRow, Scope, candidate_count, ranking_statement
 from ..ranking.filters import eligibility_sql
 from ..statements import parse_vector, run_statement, table_name
@@ -34,6 +34,9 @@ class Ranker:
     personal: bool = True
     #: A random list from the pages ``config`` may show, instead of its ranking.
     random: bool = False
+    #: "Readers of this also read": the pages most readers of the reader's last
+    #: page also read (before now), from the pages ``config`` may show.
+    co_read: bool = False
 
 
 def baselines(config: FeedConfig) -> list[Ranker]:
@@ -57,6 +60,11 @@ def baselines(config: FeedConfig) -> list[Ranker]:
     ]
 
 
+def co_read_ranker(config: FeedConfig) -> Ranker:
+    """The item-to-item signal on its own, counted from the replayed history."""
+    return Ranker("co-read", config, personal=False, co_read=True)
+
+
 def _weighted(config: FeedConfig, similarity: float, freshness: float, popularity: float):
     """``config`` with only these weights, no cold-start sources and no diversity step."""
     return replace(
@@ -78,6 +86,7 @@ def rank_all(
     now: datetime,
     exclude: Sequence[int] = (),
     salt: str = "",
+    anchor: int | None = None,
 ) -> list[list[RankedRow]]:
     """Every ranker's top ``limit`` rows for this reader as of ``now``, in one round trip.
 
@@ -90,6 +99,8 @@ def rank_all(
         sql, own = _statement(ranker, audience, scope, limit=limit, now=now, exclude=exclude)
         if ranker.random:
             own["salt"] = salt
+        if ranker.co_read:
+            own.update(anchor=anchor, reader=audience.reader_id)
         renamed = _PARAMETER.sub(lambda match, i=index: f"%({match[1]}__{i})s", sql)
         params.update({f"{name}__{index}": value for name, value in own.items()})
         parts.append(f"SELECT {index} AS ranker, s{index}.* FROM ({renamed}) s{index}")
@@ -130,6 +141,8 @@ def _statement(
     if not ranker.personal:
         scope = replace(scope, profile=None, context=None)
     config = ranker.config
+    if ranker.co_read:
+        return _co_read_sql(config, audience, scope, limit=limit, exclude=exclude)
     if ranker.random:
         return _random_sql(
             config, audience, scope, limit=limit, exclude=exclude, with_embeddings=False
@@ -161,7 +174,7 @@ def _statement(
 def _diversified(ranker: Ranker, scope: Scope, rows: list[RankedRow], limit: int):
     """The feed's own diversity step, as ``recommend()`` applies it."""
     config = ranker.config
-    if ranker.random or config.diversity == "none":
+    if ranker.random or ranker.co_read or config.diversity == "none":
         return rows[:limit]
     if config.diversity == "mmr":
         return diversity.mmr(rows, limit=limit, lambda_=config.mmr_lambda)
@@ -191,4 +204,30 @@ def _random_sql(
               FROM (SELECT e.page_id, md5(e.page_id::text || %(salt)s) AS draw
                     FROM {table} e WHERE {where} ORDER BY draw LIMIT {int(limit)}) d) x
         JOIN {table} e ON e.page_id = x.page_id"""
+    return sql, params
+
+
+def _co_read_sql(
+    config: FeedConfig, audience: Audience, scope: Scope, *, limit: int, exclude: Sequence[int]
+) -> tuple[str, dict]:
+    """Eligible pages ranked by how many other readers read them and the anchor page.
+
+    Counted at query time from the interaction table, which in the replay
+    holds only the past: an upper view of what an incrementally kept co-read
+    counter could add. No anchor (a reader's first read): an empty list.
+    """
+    params: dict = {}
+    where = eligibility_sql(config, audience, scope, exclude=exclude, params=params)
+    interactions = table_name(Interaction)
+    sql = f"""SELECT e.page_id, e.content_type_id, e.path, 0.0::float8 AS similarity,
+        0.0::float8 AS freshness, 0.0::float8 AS popularity, c.readers::float8 AS score,
+        NULL::text AS completeness, NULL::vector AS embedding
+        FROM (SELECT j.page_id, count(DISTINCT j.reader_id) AS readers
+              FROM {interactions} i JOIN {interactions} j ON j.reader_id = i.reader_id
+              WHERE i.page_id = %(anchor)s AND j.page_id <> %(anchor)s
+                AND i.reader_id <> %(reader)s
+              GROUP BY j.page_id) c
+        JOIN {table_name(PageEmbedding)} e ON e.page_id = c.page_id
+        WHERE {where}
+        ORDER BY c.readers DESC, e.page_id LIMIT {int(limit)}"""
     return sql, params

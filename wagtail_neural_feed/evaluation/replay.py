@@ -116,6 +116,9 @@ class Replay:
         self.hidden: deque[tuple[datetime, int]] = deque()
         self.last_page: dict[int, int] = {}
         self.embeddings: dict[int, np.ndarray] = {}
+        #: The page each reader read last (as of the replay), for the context
+        #: page and the co-read ranker's anchor.
+        self.track_last_pages = context == "last" or any(r.co_read for r in self.rankers)
 
     def run(self) -> ReplayResult:
         """Replay inside a transaction that is always rolled back."""
@@ -160,6 +163,7 @@ class Replay:
                 now=event.created_at,
                 exclude=exclude,
                 salt=str(event.seq),
+                anchor=self.last_page.get(event.reader_id),
             )
             self._attach_embeddings(lists)
             for ranker, rows in zip(self.rankers, lists, strict=True):
@@ -210,7 +214,7 @@ class Replay:
         """Replay events ``applied+1 .. upto`` (all strictly before ``now``); reveal pages."""
         if upto > self.applied:
             _replay_events(self.applied, upto)
-            if self.context == "last":
+            if self.track_last_pages:
                 self._remember_last_pages(self.applied, upto)
             self.applied = upto
         revealed = []

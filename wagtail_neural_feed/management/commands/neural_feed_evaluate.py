@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from ...evaluation.history import SPLITS
+from ...evaluation.rankers import Ranker, baselines, co_read_ranker
 from ...evaluation.replay import Replay, ReplayResult
 from ...evaluation.report import format_table
 from ...evaluation.tuning import TUNED_FIELDS, TuneResult, feed_class_source, tune
@@ -50,6 +51,11 @@ class Command(BaseCommand):
             default="none",
             help="'last': rank as if read on the reader's previous page (context page).",
         )
+        parser.add_argument(
+            "--co-read",
+            action="store_true",
+            help="Also rank 'readers of this also read' (co-reads of the reader's last page).",
+        )
         parser.add_argument("--tune", action="store_true", help="Search the feed's weights.")
         parser.add_argument("--trials", type=int, default=24, help="Settings tried by --tune.")
         parser.add_argument("--seed", type=int, default=0)
@@ -83,7 +89,10 @@ class Command(BaseCommand):
                 )
                 payload = self._report_tuning(result, options["apply"])
             else:
-                replay = Replay(config, progress=self._progress, **replay_options)
+                rankers = [Ranker("feed", config), *baselines(config)]
+                if options["co_read"]:
+                    rankers.append(co_read_ranker(config))
+                replay = Replay(config, rankers=rankers, progress=self._progress, **replay_options)
                 payload = self._report(replay.run(), config.slug, options["k"])
         except NeuralFeedError as error:
             raise CommandError(str(error)) from error
