@@ -16,7 +16,7 @@ from wagtail_neural_feed.evaluation.mind import (
     read_news,
     reader_visitor_id,
 )
-from wagtail_neural_feed.models import Interaction, PageEmbedding, Reader
+from wagtail_neural_feed.models import Impression, Interaction, PageEmbedding, Reader
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mind"
 NEWS, BEHAVIOURS = FIXTURES / "news.tsv", FIXTURES / "behaviors.tsv"
@@ -71,7 +71,7 @@ def _imported_views() -> set[tuple]:
 def test_import_round_trips_the_fixture(home):
     output = _import(home)
     assert "Imported 7 new pages in 3 new sections, 3 new readers, 8 new views" in output
-    assert "11 shown items" in output
+    assert "4 new impressions (11 shown items)" in output
     # Pages: one per article, in a section per category, title and abstract kept.
     for item in read_news(NEWS):
         page = ArticlePage.objects.get(slug=item.news_id.lower())
@@ -92,6 +92,21 @@ def test_import_round_trips_the_fixture(home):
     assert Reader.objects.count() == 3
     assert _imported_views() == _expected_views()
     assert set(Interaction.objects.values_list("kind", "weight")) == {("view", 1.0)}
+    # Every shown list, in order, with its clicks (the MIND-style log the impressions model keeps).
+    slugs = dict(Page.objects.values_list("pk", "slug"))
+    stored = {
+        row.list_id: ([slugs[p] for p in row.page_ids], [slugs[p] for p in row.clicked_page_ids])
+        for row in Impression.objects.filter(feed="mind")
+    }
+    assert stored == {
+        "mind-1": (["n2", "n5", "n4"], ["n2"]),
+        "mind-2": (["n4", "n6"], ["n4"]),
+        "mind-3": (["n6", "n7", "n5"], ["n6"]),
+        "mind-4": (["n7", "n6", "n2"], ["n7", "n6"]),
+    }
+    assert Impression.objects.get(list_id="mind-3").shown_at == datetime(
+        2019, 11, 13, 19, 2, 45, tzinfo=UTC
+    )
     # Embedded afterwards (neural_feed_embed), so they can be recommended.
     assert PageEmbedding.objects.filter(status="ready", live=True).count() == 7
 
@@ -100,8 +115,9 @@ def test_second_import_adds_nothing(home):
     _import(home, no_embed=True)
     counts = (Page.objects.count(), Reader.objects.count(), Interaction.objects.count())
     output = _import(home, no_embed=True)
-    assert "Imported 0 new pages in 0 new sections, 0 new readers, 0 new views" in output
+    assert "0 new pages in 0 new sections, 0 new readers, 0 new views, 0 new impressions" in output
     assert (Page.objects.count(), Reader.objects.count(), Interaction.objects.count()) == counts
+    assert Impression.objects.count() == 4
 
 
 def test_imported_history_can_be_evaluated(home):

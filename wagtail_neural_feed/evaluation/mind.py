@@ -10,10 +10,11 @@ Articles become live pages of the chosen type in one section page per
 category (the subcategory is not kept); users become readers (visitor ids
 derived from the user id, so a second import finds them); clicks become
 "view" interactions at the list's time, and the history, which has no
-times, "view" interactions just before the user's first list, in order.
+times, "view" interactions just before the user's first list, in order;
+each shown list becomes an :class:`~wagtail_neural_feed.models.Impression`
+(feed ``"mind"``, list id ``mind-<impression id>``) with its clicked pages.
 A page counts as published when it was first shown, or (seen only in
-histories) a day before the period. Shown-but-not-clicked items are counted
-only: storing impressions is for the impressions model.
+histories) a day before the period.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from django.utils.text import slugify
 from wagtail.fields import RichTextField
 from wagtail.models import Page
 
-from ..models import Interaction, Reader
+from ..models import Impression, Interaction, Reader
 from ..signals import disable_neural_feed_updates
 from ..tracking import interaction_weight
 
@@ -41,6 +42,8 @@ MIND_NAMESPACE = uuid.UUID("5b0f5f0e-3c4b-4d0c-9c1e-6d2f7a1b9e01")
 #: Articles seen only in histories were published this long before the first list.
 HISTORY_LEAD = timedelta(days=1)
 TEXT_FIELD_CANDIDATES = ("summary", "intro", "abstract", "body")
+#: The feed name imported impressions are stored under.
+MIND_FEED = "mind"
 BATCH_SIZE = 5000
 
 
@@ -68,7 +71,10 @@ class MindImport:
     pages: int = 0
     readers: int = 0
     interactions: int = 0
+    #: Shown lists stored as Impression rows (new ones).
     impressions: int = 0
+    #: Items shown (clicked or not) in the behaviours file.
+    shown: int = 0
     page_ids: dict[str, int] = field(default_factory=dict)
 
 
@@ -196,6 +202,7 @@ def _import_reads(behaviours_path, first_lists: dict[str, datetime], result: Min
     readers: dict[str, int] = {}
     histories_done: set[str] = set()
     batch: list[Interaction] = []
+    impressions: list[Impression] = []
     for behaviour in read_behaviours(behaviours_path):
         reader_id = readers.get(behaviour.user)
         if reader_id is None:
@@ -213,9 +220,12 @@ def _import_reads(behaviours_path, first_lists: dict[str, datetime], result: Min
                 for i, news_id in enumerate(behaviour.history)
             ]
         for news_id, clicked in behaviour.shown:
-            result.impressions += 1
+            result.shown += 1
             if clicked:
                 views.append((news_id, behaviour.time))
+        impression = _impression(reader_id, behaviour, result.page_ids)
+        if impression is not None:
+            impressions.append(impression)
         for news_id, when in views:
             page_id = result.page_ids.get(news_id)
             if page_id is not None:  # else not in news.tsv
@@ -228,10 +238,12 @@ def _import_reads(behaviours_path, first_lists: dict[str, datetime], result: Min
                         created_at=when,
                     )
                 )
-        if len(batch) >= BATCH_SIZE:
+        if len(batch) >= BATCH_SIZE or len(impressions) >= BATCH_SIZE:
             result.interactions += _store_new(batch)
-            batch = []
+            result.impressions += _store_impressions(impressions)
+            batch, impressions = [], []
     result.interactions += _store_new(batch)
+    result.impressions += _store_impressions(impressions)
 
 
 def _store_new(batch: list[Interaction]) -> int:
@@ -243,3 +255,29 @@ def _store_new(batch: list[Interaction]) -> int:
     new = [row for row in batch if (row.reader_id, row.page_id, row.created_at) not in known]
     Interaction.objects.bulk_create(new)
     return len(new)
+
+
+def _impression(reader_id: int, behaviour: Behaviour, page_ids: dict[str, int]):
+    """The shown list as an Impression (pages not in news.tsv left out), or None if empty."""
+    shown = [(page_ids[n], clicked) for n, clicked in behaviour.shown if n in page_ids]
+    if not shown:
+        return None
+    clicked = [page_id for page_id, was_clicked in shown if was_clicked]
+    return Impression(
+        list_id=f"mind-{behaviour.impression_id}",
+        reader_id=reader_id,
+        feed=MIND_FEED,
+        page_ids=[page_id for page_id, _ in shown],
+        shown_at=behaviour.time,
+        clicked_page_ids=clicked,
+        clicked_at=behaviour.time if clicked else None,
+    )
+
+
+def _store_impressions(impressions: list[Impression]) -> int:
+    """Insert the lists not stored yet (unique per list id and reader); returns how many."""
+    if not impressions:
+        return 0
+    before = Impression.objects.filter(feed=MIND_FEED).count()
+    Impression.objects.bulk_create(impressions, ignore_conflicts=True)
+    return Impression.objects.filter(feed=MIND_FEED).count() - before

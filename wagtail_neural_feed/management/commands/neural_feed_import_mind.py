@@ -71,8 +71,8 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot import: {error}") from error
         self.stdout.write(
             f"Imported {result.pages} new pages in {result.sections} new sections, "
-            f"{result.readers} new readers, {result.interactions} new views "
-            f"({result.impressions} shown items read; impressions are not stored)."
+            f"{result.readers} new readers, {result.interactions} new views, "
+            f"{result.impressions} new impressions ({result.shown} shown items)."
         )
         if not options["no_embed"]:
             call_command("neural_feed_embed", stdout=self.stdout)
