@@ -220,3 +220,30 @@ def test_co_read_counts_only_earlier_readers_of_the_last_page(news_section, monk
     assert lists[readers[3].pk] == [(b, 3.0)]
     # Reader 8: four earlier co-readers for B, three for C (reader 8's own C is held out).
     assert lists[readers[7].pk] == [(b, 4.0), (c, 3.0)]
+
+
+def test_leave_last_out_holds_out_the_last_eligible_event(news_section):
+    """A like on a page already viewed, or a dislike, is not a held-out event:
+    the reader's last first-view is."""
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    ids = bulk_pages(news_section, 6, published_at=lambda i: start - timedelta(days=1, hours=i))
+    bulk_embeddings(ids, clustered_vectors(6, clusters=2, seed=2)[0])
+    reader = make_reader()
+    for minutes, page_id, kind, weight in [
+        (0, ids[0], "view", 1.0),
+        (1, ids[1], "view", 1.0),
+        (2, ids[0], "like", 3.0),
+        (3, ids[2], "dislike", -3.0),
+    ]:
+        Interaction.objects.create(
+            reader=reader,
+            page_id=page_id,
+            kind=kind,
+            weight=weight,
+            created_at=start + timedelta(minutes=minutes),
+        )
+    replay = Recording(get_feed_config("default"))
+    replay.run()
+    assert [(s["event"].page_id, s["event"].created_at) for s in replay.seen] == [
+        (ids[1], start + timedelta(minutes=1))
+    ]

@@ -8,8 +8,10 @@ into a temporary table (``nf_replay_events``) with, for each event:
   history that may be known when it is ranked);
 * ``held_out``: whether it is one of the events the rankers must predict.
 
-Held-out events are a reader's first interaction with a page (a page already
-read is hidden by the feed, so a repeat could never be a hit), with a
+Held-out events (``time``: all such events after the cut-off;
+``leave-last-out``: each reader's last one) are a reader's first interaction
+with a page (a page already read is hidden by the feed, so a repeat could
+never be a hit), with a
 positive weight, on a page that can still be recommended, by a reader with
 at least ``min_history`` earlier interactions. Only they are read into
 Python, a chunk at a time; the rest of the history is replayed in SQL.
@@ -73,8 +75,6 @@ def snapshot(
                    rank() OVER (ORDER BY created_at) - 1 AS before,
                    row_number() OVER (PARTITION BY reader_id ORDER BY created_at, id) - 1
                        AS history,
-                   row_number() OVER (PARTITION BY reader_id ORDER BY created_at DESC, id DESC)
-                       AS from_last,
                    row_number() OVER (PARTITION BY reader_id, page_id ORDER BY created_at, id)
                        AS nth_read,
                    reader_id, page_id, kind, value, weight, created_at,
@@ -89,15 +89,23 @@ def snapshot(
                 [1 - DEFAULT_TEST_SHARE],
             )
             cutoff = cursor.fetchone()[0]
-        condition = "from_last = 1" if split == "leave-last-out" else "true"
         cursor.execute(
             f"""UPDATE {EVENTS_TABLE} ev SET held_out = true
-            WHERE {condition} AND nth_read = 1 AND weight > 0 AND history >= %(min_history)s
+            WHERE nth_read = 1 AND weight > 0 AND history >= %(min_history)s
               AND (%(cutoff)s::timestamptz IS NULL OR created_at >= %(cutoff)s)
               AND EXISTS (SELECT 1 FROM {embeddings} e WHERE e.page_id = ev.page_id
                           AND e.status = 'ready' AND e.live AND e.embedding IS NOT NULL)""",
             {"min_history": min_history, "cutoff": cutoff},
         )
+        if split == "leave-last-out":
+            # Each reader's last event that could be held out (a like or a
+            # reading time on a page already viewed is not one).
+            cursor.execute(
+                f"""UPDATE {EVENTS_TABLE} ev SET held_out = false
+                FROM (SELECT seq, row_number() OVER (PARTITION BY reader_id ORDER BY seq DESC)
+                      AS from_last FROM {EVENTS_TABLE} WHERE held_out) latest
+                WHERE ev.seq = latest.seq AND latest.from_last > 1"""
+            )
         if max_events is not None:
             cursor.execute(
                 f"""UPDATE {EVENTS_TABLE} SET held_out = false WHERE held_out AND seq <
