@@ -108,6 +108,11 @@ DEFAULTS: dict[str, Any] = {
     "POPULARITY_MAX_READER_DAILY": 500,
     # Half-life of the stored popularity counters, in days.
     "POPULARITY_HALF_LIFE_DAYS": 7.0,
+    # --- offline evaluation ------------------------------------------------
+    # neural_feed_evaluate --tune refuses to recommend weights from fewer
+    # held-out events than this (half validate, half test): below a few
+    # hundred, a better NDCG@10 is mostly noise.
+    "TUNE_MIN_EVENTS": 400,
     # Dotted paths of Feed subclasses to register (besides @register_feed).
     "FEEDS": [],
     # --- rendered lists (blocks, template tags) ----------------------------

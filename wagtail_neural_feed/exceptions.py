@@ -29,3 +29,7 @@ class InvalidRecommendationRequest(NeuralFeedError, ValueError):
 
 class PageNotAvailable(NeuralFeedError, LookupError):
     """A page id names no page this reader may see (missing, not live, restricted, other site)."""
+
+
+class EvaluationError(NeuralFeedError):
+    """An evaluation or tuning run cannot give a trustworthy answer (e.g. too few events)."""

@@ -149,6 +149,21 @@ def _add(total, reference: datetime | None, embedding, row) -> tuple[np.ndarray,
     return total + row["weight"] * decay((reference - when).total_seconds()) * vector, reference
 
 
+def profile_vector(config: FeedConfig, rows: Iterable[dict]) -> np.ndarray | None:
+    """The profile vector ``update_profile`` would store for these interactions, unsaved.
+
+    ``rows``: dicts with ``weight``, ``created_at``, ``embedding``,
+    ``content_type_id`` and ``path``. For replaying history (the offline
+    evaluation), where the profile as of a past moment is needed but must not
+    be written.
+    """
+    total, reference = None, None
+    for row in rows:
+        if feed_accepts(config, row):
+            total, reference = _add(total, reference, row["embedding"], row)
+    return normalise(total) if has_direction(total) else None
+
+
 def recompute_profile(reader_id: int, config: FeedConfig) -> ReaderProfile:
     """Rebuild a profile from the reader's whole history (the sweep's path)."""
     with transaction.atomic():
