@@ -122,6 +122,10 @@ DEFAULTS: dict[str, Any] = {
     "LIST_CACHE_SECONDS": 60,
     # The Django cache alias those lists are kept in.
     "LIST_CACHE_ALIAS": "default",
+    # Cache alias holding the admin feeds' version stamp: every list reads it
+    # once to notice feeds saved in another process. Must be shared between
+    # processes (Redis, Memcached, database) on a multi-process server.
+    "FEED_VERSION_CACHE": "default",
 }
 
 

@@ -140,13 +140,19 @@ def register_feed(feed_class: type[Feed]) -> type[Feed]:
 
 
 def registered_feeds() -> dict[str, FeedConfig]:
-    """Every feed by slug: the default feed, decorated feeds and ``FEEDS`` from settings.
+    """Every feed by slug: the default feed, decorated feeds, ``FEEDS`` from settings
+    and the feeds site admins made in the Wagtail admin (a code feed wins a slug).
 
-    Resolved once per process and kept until the settings change or a feed is
-    registered (:func:`reset_feed_registry`): every list and every profile
-    update asks for it, and importing and validating each feed each time was
-    the registry's whole cost. Treat the returned mapping as read-only.
+    Resolved once per process and kept until the settings change, a feed is
+    registered (:func:`reset_feed_registry`) or an admin feed is saved in any
+    process (one cached version read per call, see :mod:`.admin_feeds`): every
+    list and every profile update asks for it, and importing and validating
+    each feed each time was the registry's whole cost. Treat the returned
+    mapping as read-only.
     """
+    from .admin_feeds import refresh_if_changed
+
+    refresh_if_changed()
     resolved = _resolved
     if resolved is None:
         with _resolved_lock:
@@ -165,7 +171,10 @@ def _resolve_all() -> dict[str, FeedConfig]:
                 f"WAGTAIL_NEURAL_FEED['FEEDS'] entry {path!r} cannot be imported: {exc}"
             ) from exc
         classes[feed_class.slug] = feed_class
-    _resolved = {slug: feed_class.resolve() for slug, feed_class in classes.items()}
+    from .admin_feeds import admin_feed_configs
+
+    code = {slug: feed_class.resolve() for slug, feed_class in classes.items()}
+    _resolved = {**admin_feed_configs(taken=code), **code}
     return _resolved
 
 
@@ -206,7 +215,8 @@ def profile_feed_chain(config: FeedConfig) -> tuple[str, ...]:
     """Slugs whose profile may serve ``config``: itself, its parents in order, then
     the default feed (whose profile draws on all of a reader's interactions)."""
     chain = [config.slug]
-    feeds = registered_feeds() if config.parent else {}
+    # The list's get_feed_config() has just checked the registry is current.
+    feeds = (_resolved or registered_feeds()) if config.parent else {}
     parent = config.parent
     while parent and parent not in chain:
         chain.append(parent)

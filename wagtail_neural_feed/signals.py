@@ -21,6 +21,7 @@ from wagtail.signals import page_published, page_unpublished, post_page_move
 
 from . import indexing
 from .pagetypes import is_recommendable
+from .admin_feeds import connect_admin_feed_receivers
 from .sources import connect_source_receivers
 from .tracking import merge_on_login
 
@@ -105,3 +106,5 @@ def register_signal_handlers() -> None:
     user_logged_in.connect(merge_on_login, dispatch_uid="neural_feed_merge_visitor")
     # A site's own "likes" models, as feeds name them (reconnected when feeds change).
     connect_source_receivers()
+    # Admin feeds and site settings: saves reach every process's feed registry.
+    connect_admin_feed_receivers()

@@ -1,5 +1,6 @@
 """Models: page embeddings, popularity counters, readers, interactions and profiles."""
 
+from .admin_feeds import AdminFeed, RecommendationSettings
 from .embeddings import DENORMALISED_COLUMNS, FILTER_COLUMNS, EmbeddingStatus, PageEmbedding
 from .hot import HotPage, HotTier
 from .impressions import Impression
@@ -8,6 +9,7 @@ from .popularity import PagePopularity
 from .readers import Interaction, Reader, ReaderProfile
 
 __all__ = [
+    "AdminFeed",
     "DENORMALISED_COLUMNS",
     "FILTER_COLUMNS",
     "EmbeddingStatus",
@@ -19,5 +21,6 @@ __all__ = [
     "PagePopularity",
     "Reader",
     "ReaderProfile",
+    "RecommendationSettings",
     "RecommendablePageMixin",
 ]

@@ -1,0 +1,218 @@
+"""Admin feeds and site settings in the feed registry, fresh in every process.
+
+:func:`wagtail_neural_feed.feeds.registered_feeds` resolves every feed once
+per process and keeps the result. Feeds saved in the Wagtail admin must
+still take effect on the next list in *every* process without a restart, and
+without a query per list. So a saved feed (or site setting) writes a new
+random version stamp into Django's cache once its transaction commits, and
+each list compares the stamp with the one its process resolved: one cache
+read per list, no query; a process re-reads the admin feeds (one query) only
+after a change. The cache must be shared between processes (Redis,
+Memcached, the database cache) for other processes to notice; a per-process
+cache such as ``LocMemCache`` only serves a single-process server, and the
+dummy cache makes every list re-read the feeds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+
+from django.core.cache import caches
+from django.db import DatabaseError, transaction
+
+from .conf import neural_feed_settings
+from .exceptions import NeuralFeedConfigurationError
+from .feeds import FeedConfig, reset_feed_registry
+
+logger = logging.getLogger(__name__)
+
+VERSION_KEY = "wagtail_neural_feed:feeds_version"
+
+#: The version stamp this process last resolved feeds and settings for.
+_seen_version: str | None = None
+_lock = threading.Lock()
+_site_settings: dict[int, SiteSettings] | None = None
+_cache_failed_at = 0.0
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    """A site's recommendation settings, as the request path needs them."""
+
+    default_feed: str = ""
+    tracking_enabled: bool = True
+
+
+def _shared_version() -> str:
+    """The version stamp in the shared cache (made on first use; never None)."""
+    global _cache_failed_at
+    try:
+        cache = caches[neural_feed_settings.FEED_VERSION_CACHE]
+        version = cache.get(VERSION_KEY)
+        if version is None:
+            cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+            version = cache.get(VERSION_KEY)
+    except Exception:
+        if time.monotonic() - _cache_failed_at > 60:
+            logger.warning("Feed version cache unreachable; admin feeds are re-read per list")
+        _cache_failed_at = time.monotonic()
+        version = None
+    # A cache that keeps nothing (DummyCache, an outage): never trust a stale copy.
+    return version if version is not None else uuid.uuid4().hex
+
+
+def refresh_if_changed() -> None:
+    """Drop this process's resolved feeds and settings if another process changed them.
+
+    One cache read; called once per list by ``registered_feeds()``.
+    """
+    global _seen_version
+    version = _shared_version()
+    if version != _seen_version:
+        with _lock:
+            _drop_local()
+            _seen_version = version
+
+
+def _drop_local() -> None:
+    global _site_settings
+    _site_settings = None
+    reset_feed_registry()
+
+
+def feeds_changed() -> None:
+    """Forget the resolved feeds here now, and in every process once the change commits.
+
+    The stamp is written after the commit: a process that read it earlier
+    would otherwise re-read the feeds before the change is visible to it.
+    """
+    global _seen_version
+    _drop_local()
+    _seen_version = None
+    transaction.on_commit(_bump_version, robust=True)
+
+
+def _bump_version() -> None:
+    try:
+        caches[neural_feed_settings.FEED_VERSION_CACHE].set(
+            VERSION_KEY, uuid.uuid4().hex, timeout=None
+        )
+    except Exception:
+        logger.exception("Could not publish the feed version; other processes may keep old feeds")
+
+
+def _read_failed() -> None:
+    """The admin feeds could not be read (no table yet, no database): retry next list."""
+    global _seen_version
+    _seen_version = None
+
+
+def admin_feed_configs(taken: Collection[str]) -> dict[str, FeedConfig]:
+    """Every valid admin feed by slug, except slugs in ``taken`` (feeds declared in code win).
+
+    A feed that no longer resolves (a page type removed from the code, a
+    deleted parent feed) is repaired or skipped with a log message rather than
+    breaking every list.
+    """
+    from django.apps import apps
+
+    from .indexing import is_recommendable
+    from .models.admin_feeds import AdminFeed
+
+    try:
+        with transaction.atomic():
+            feeds = list(AdminFeed.objects.order_by("pk"))
+    except DatabaseError:
+        logger.debug("Admin feeds not readable (not migrated yet?)", exc_info=True)
+        _read_failed()
+        return {}
+    configs: dict[str, FeedConfig] = {}
+    for feed in feeds:
+        if feed.slug in taken:
+            logger.warning("Admin feed %r is hidden by the code feed of that slug", feed.slug)
+            continue
+        try:
+            config = feed.to_config()
+        except NeuralFeedConfigurationError as exc:
+            logger.error("Admin feed %r skipped: %s", feed.slug, exc)
+            continue
+        known = []
+        for label in config.page_types:
+            try:
+                known_type = is_recommendable(apps.get_model(label))
+            except (LookupError, ValueError):
+                known_type = False
+            if known_type:
+                known.append(label)
+            else:
+                logger.warning("Admin feed %r: page type %r ignored", feed.slug, label)
+        configs[feed.slug] = replace(config, page_types=tuple(known))
+    slugs = set(configs) | set(taken)
+    for slug, config in configs.items():
+        if config.parent and config.parent not in slugs:
+            configs[slug] = replace(config, parent=None)
+    return configs
+
+
+def site_settings(site_id: int | None) -> SiteSettings:
+    """The recommendation settings of a site (defaults when it has none saved).
+
+    All sites' settings are read in one query after each change and kept per
+    process, so the beacon and blocks pay no query for them.
+    """
+    global _site_settings
+    refresh_if_changed()
+    settings = _site_settings
+    if settings is None:
+        settings = _load_site_settings()
+        _site_settings = settings
+    return settings.get(site_id, SiteSettings()) if site_id is not None else SiteSettings()
+
+
+def tracking_off_anywhere() -> bool:
+    """Whether some site has turned tracking off (else no request needs its site looked up)."""
+    site_settings(None)
+    return any(not s.tracking_enabled for s in (_site_settings or {}).values())
+
+
+def _load_site_settings() -> dict[int, SiteSettings]:
+    from .models.admin_feeds import RecommendationSettings
+
+    try:
+        with transaction.atomic():
+            rows = list(
+                RecommendationSettings.objects.values_list(
+                    "site_id", "default_feed", "tracking_enabled"
+                )
+            )
+    except DatabaseError:
+        logger.debug("Recommendation settings not readable", exc_info=True)
+        _read_failed()
+        return {}
+    return {site_id: SiteSettings(feed, enabled) for site_id, feed, enabled in rows}
+
+
+def _on_change(sender, **kwargs) -> None:
+    if kwargs.get("raw"):
+        return
+    feeds_changed()
+
+
+def connect_admin_feed_receivers() -> None:
+    """Reset the registry when an admin feed or a site's settings change."""
+    from django.db.models.signals import post_delete, post_save
+
+    from .models.admin_feeds import AdminFeed, RecommendationSettings
+
+    for model in (AdminFeed, RecommendationSettings):
+        for signal in (post_save, post_delete):
+            signal.connect(
+                _on_change,
+                sender=model,
+                dispatch_uid=f"neural_feed_admin_{model.__name__}_{signal is post_save}",
+            )
