@@ -174,10 +174,19 @@ def site_settings(site_id: int | None) -> SiteSettings:
     return settings.get(site_id, SiteSettings()) if site_id is not None else SiteSettings()
 
 
-def tracking_off_anywhere() -> bool:
-    """Whether some site has turned tracking off (else no request needs its site looked up)."""
+def site_allows_tracking(request) -> bool:
+    """Whether the request's site records reading (its "Record reading" setting).
+
+    The request's site is only looked up when some site has turned tracking
+    off, so the usual case costs one cache read and no query.
+    """
+    from wagtail.models import Site
+
     site_settings(None)
-    return any(not s.tracking_enabled for s in (_site_settings or {}).values())
+    if all(s.tracking_enabled for s in (_site_settings or {}).values()):
+        return True
+    site = Site.find_for_request(request)
+    return site_settings(site.pk if site is not None else None).tracking_enabled
 
 
 def _load_site_settings() -> dict[int, SiteSettings]:

@@ -132,13 +132,18 @@ def is_bot(request: HttpRequest) -> bool:
 
 
 def tracking_allowed(request: HttpRequest) -> bool:
-    """Whether this request may be recorded: Do Not Track, Global Privacy Control, consent."""
+    """Whether this request may be recorded: Do Not Track, Global Privacy Control, consent,
+    and the site's "Record reading" setting."""
     if neural_feed_settings.RESPECT_DO_NOT_TRACK and (
         request.headers.get("DNT") == "1" or request.headers.get("Sec-GPC") == "1"
     ):
         return False
     cookie = neural_feed_settings.CONSENT_COOKIE_NAME
-    return not cookie or request.COOKIES.get(cookie, "").lower() in TRUTHY
+    if cookie and request.COOKIES.get(cookie, "").lower() not in TRUTHY:
+        return False
+    from .admin_feeds import site_allows_tracking  # the site's "Record reading" setting
+
+    return site_allows_tracking(request)
 
 
 def visitor_id(request: HttpRequest) -> uuid.UUID | None:

@@ -1,10 +1,15 @@
-"""Wagtail hooks: optional server-side view recording (``RECORD_VIEWS_ON_SERVE``)."""
+"""Wagtail hooks: optional server-side view recording (``RECORD_VIEWS_ON_SERVE``) and the
+admin: feeds in Settings → Recommendations, the dashboard, the preview, a home page summary."""
 
 from __future__ import annotations
 
 import logging
 
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
+from wagtail.admin.menu import MenuItem
+from wagtail.admin.ui.components import Component
 
 from .conf import neural_feed_settings
 from .exceptions import InvalidInteraction
@@ -32,3 +37,89 @@ def record_view_on_serve(page, request, serve_args, serve_kwargs):
     except Exception:
         logger.exception("Recording a view of page %s failed; the page is served anyway", page.pk)
     return None
+
+
+# --- the admin: feeds in Settings, dashboard, preview, home page summary ---------
+
+
+@hooks.register("register_admin_urls")
+def register_admin_urls():
+    from django.urls import include, path
+
+    from .admin import views
+
+    urls = [
+        path("", views.DashboardView.as_view(), name="dashboard"),
+        path("retry/", views.RetryView.as_view(), name="retry"),
+        path("preview/", views.PreviewView.as_view(), name="preview"),
+    ]
+    return [path("neural-feed/", include((urls, "wagtail_neural_feed_admin")))]
+
+
+class DashboardMenuItem(MenuItem):
+    def is_shown(self, request) -> bool:
+        from .admin.views import can_view_dashboard
+
+        return can_view_dashboard(request.user)
+
+
+@hooks.register("register_admin_menu_item")
+def register_dashboard_menu_item():
+    return DashboardMenuItem(
+        _("Recommendations"),
+        reverse("wagtail_neural_feed_admin:dashboard"),
+        name="neural-feed-dashboard",
+        icon_name="list-ul",
+        order=850,
+    )
+
+
+@hooks.register("register_permissions")
+def register_dashboard_permission():
+    from django.contrib.auth.models import Permission
+
+    return Permission.objects.filter(
+        content_type__app_label="wagtail_neural_feed", codename="view_dashboard"
+    )
+
+
+@hooks.register("register_log_actions")
+def register_feed_log_actions(actions):
+    from .admin.feed_views import EDIT_ACTION, FeedEditLogFormatter
+
+    actions.register_action(EDIT_ACTION)(FeedEditLogFormatter)
+
+
+class RecommendationsSummaryPanel(Component):
+    """ "1,238 of 1,240 pages embedded · CTR 4.2 % this week" on the admin home page."""
+
+    name = "neural_feed_summary"
+    order = 150
+    template_name = "wagtail_neural_feed/admin/home_panel.html"
+
+    def get_context_data(self, parent_context=None):
+        from .admin.stats import home_summary
+
+        return {
+            "summary": home_summary(),
+            "dashboard_url": reverse("wagtail_neural_feed_admin:dashboard"),
+        }
+
+
+@hooks.register("construct_homepage_panels")
+def add_summary_panel(request, panels):
+    from .admin.views import can_view_dashboard
+
+    if can_view_dashboard(request.user):
+        panels.append(RecommendationsSummaryPanel())
+
+
+def _register_feed_viewset() -> None:
+    from wagtail.snippets.models import register_snippet
+
+    from .admin.feed_views import AdminFeedViewSet
+
+    register_snippet(AdminFeedViewSet)
+
+
+_register_feed_viewset()

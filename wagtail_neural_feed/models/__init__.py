@@ -21,6 +21,6 @@ __all__ = [
     "PagePopularity",
     "Reader",
     "ReaderProfile",
-    "RecommendationSettings",
     "RecommendablePageMixin",
+    "RecommendationSettings",
 ]
