@@ -11,6 +11,16 @@ from tests.helpers import publish
 from wagtail_neural_feed.dispatch import wait_for_jobs
 
 
+@pytest.fixture(autouse=True)
+def _fresh_feed_registry():
+    """Admin feeds a test saved are rolled back with it; so is the registry that resolved them."""
+    from wagtail_neural_feed.admin_feeds import forget_local
+
+    forget_local()
+    yield
+    forget_local()
+
+
 @pytest.fixture
 def home(db) -> Page:
     root = Page.get_first_root_node()

@@ -79,6 +79,13 @@ def refresh_if_changed() -> None:
             _seen_version = version
 
 
+def forget_local() -> None:
+    """Drop this process's resolved feeds and settings (tests roll back saved feeds)."""
+    global _seen_version
+    _drop_local()
+    _seen_version = None
+
+
 def _drop_local() -> None:
     global _site_settings
     _site_settings = None

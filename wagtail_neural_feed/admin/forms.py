@@ -13,6 +13,7 @@ from wagtail.models import Page, get_page_models
 from ..exceptions import NeuralFeedConfigurationError
 from ..feeds import FeedConfig, registered_feeds
 from ..indexing import is_recommendable
+from ..models import AdminFeed
 
 #: Form fields whose value FeedConfig checks, with the FeedConfig field each becomes.
 CONFIG_FIELDS = {
@@ -41,8 +42,6 @@ def recommendable_page_type_choices() -> list[tuple[str, str]]:
 
 def code_feed_slugs() -> set[str]:
     """Slugs taken by feeds declared in code (which an admin feed may not reuse)."""
-    from ..models import AdminFeed
-
     admin_slugs = set(AdminFeed.objects.values_list("slug", flat=True))
     return {slug for slug in registered_feeds() if slug not in admin_slugs}
 
@@ -53,12 +52,16 @@ def _config_value(name: str, value: Any) -> Any:
     return value
 
 
-def _problem_text(exc: NeuralFeedConfigurationError) -> str:
-    """FeedConfig's message without the "Feed 'x': " prefix and final stop."""
+def _problem_text(exc: NeuralFeedConfigurationError, field: str = "") -> str:
+    """FeedConfig's message without the "Feed 'x': " prefix (and the field's own name when
+    it is shown next to that field)."""
     text = str(exc)
     if ": " in text:
         text = text.split(": ", 1)[1]
-    return text.rstrip(".").capitalize() + "."
+    if field and text.startswith(f"{field} "):
+        text = text[len(field) + 1 :]
+    text = text.rstrip(".")
+    return text[:1].upper() + text[1:] + "."
 
 
 class AdminFeedForm(WagtailAdminModelForm):
@@ -77,6 +80,10 @@ class AdminFeedForm(WagtailAdminModelForm):
             "When a reader has no profile for this feed yet, use their profile for this feed."
         ),
     )
+
+    class Meta:
+        model = AdminFeed
+        exclude: list[str] = []
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -109,7 +116,7 @@ class AdminFeedForm(WagtailAdminModelForm):
             try:
                 FeedConfig(slug=slug, **{config_name: _config_value(field, cleaned[field])})
             except NeuralFeedConfigurationError as exc:
-                self.add_error(field, _problem_text(exc))
+                self.add_error(field, _problem_text(exc, config_name))
         weights = [cleaned.get(name) for name in WEIGHTS]
         if all(isinstance(w, int | float) for w in weights) and not sum(weights) > 0:
             self.add_error(
