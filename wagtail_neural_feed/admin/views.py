@@ -13,6 +13,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.defaults import permission_denied
 from django.views.generic import TemplateView
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.widgets import AdminPageChooser
@@ -34,11 +35,15 @@ def can_view_dashboard(user: Any) -> bool:
 
 
 class DashboardPermissionMixin:
-    """403 for signed-in admin users without ``view_dashboard``."""
+    """A 403 for signed-in admin users without ``view_dashboard``.
+
+    Returned, not raised: Wagtail's admin turns a raised PermissionDenied into
+    a redirect to the dashboard, which hides the refusal from scripts and tests.
+    """
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not can_view_dashboard(request.user):
-            raise PermissionDenied
+            return permission_denied(request, PermissionDenied())
         return super().dispatch(request, *args, **kwargs)
 
 
