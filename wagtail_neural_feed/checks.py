@@ -14,7 +14,7 @@ from .conf import DEFAULTS, SETTINGS_NAME, neural_feed_settings
 from .dispatch import BACKENDS, celery_configured
 from .encoders import build_encoder, get_encoder
 from .exceptions import NeuralFeedConfigurationError, NeuralFeedError
-from .feeds import registered_feeds
+from .feeds import code_feeds
 from .jobs import celery_task_name
 from .pagetypes import is_recommendable
 from .schema import column_dimensions
@@ -129,7 +129,7 @@ def check_dispatch(app_configs=None, **kwargs):
 def check_feeds(app_configs=None, **kwargs):
     """E006: every registered feed resolves (valid values, known page types and parent)."""
     try:
-        feeds = registered_feeds()
+        feeds = code_feeds()
     except NeuralFeedError as exc:
         return [Error(str(exc), id="wagtail_neural_feed.E006")]
     errors = []
@@ -220,7 +220,7 @@ def check_hot_tier(app_configs=None, **kwargs):
     if not neural_feed_settings.HOT_TIER:
         return []
     try:
-        feeds = registered_feeds()
+        feeds = code_feeds()
     except NeuralFeedError:
         return []  # reported by E006
     days = neural_feed_settings.HOT_FRESH_DAYS

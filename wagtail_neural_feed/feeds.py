@@ -160,8 +160,12 @@ def registered_feeds() -> dict[str, FeedConfig]:
     return resolved
 
 
-def _resolve_all() -> dict[str, FeedConfig]:
-    global _resolved
+def code_feeds() -> dict[str, FeedConfig]:
+    """Only the feeds declared in code: the default feed, decorated feeds and ``FEEDS``.
+
+    Needs no database, so the system checks validate these (admin feeds are
+    validated by their form when saved).
+    """
     classes: dict[str, type[Feed]] = {DEFAULT_FEED_SLUG: DefaultFeed, **_registry}
     for path in neural_feed_settings.FEEDS:
         try:
@@ -171,9 +175,14 @@ def _resolve_all() -> dict[str, FeedConfig]:
                 f"WAGTAIL_NEURAL_FEED['FEEDS'] entry {path!r} cannot be imported: {exc}"
             ) from exc
         classes[feed_class.slug] = feed_class
+    return {slug: feed_class.resolve() for slug, feed_class in classes.items()}
+
+
+def _resolve_all() -> dict[str, FeedConfig]:
+    global _resolved
     from .admin_feeds import admin_feed_configs
 
-    code = {slug: feed_class.resolve() for slug, feed_class in classes.items()}
+    code = code_feeds()
     _resolved = {**admin_feed_configs(taken=code), **code}
     return _resolved
 

@@ -18,7 +18,7 @@ from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, Obj
 from wagtail.log_actions import LogFormatter, log
 from wagtail.snippets.views.snippets import EditView, IndexView, SnippetViewSet
 
-from ..feeds import registered_feeds
+from ..feeds import code_feeds
 from ..models import AdminFeed
 from .forms import AdminFeedForm
 
@@ -84,10 +84,7 @@ class AdminFeedIndexView(IndexView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        admin_slugs = set(AdminFeed.objects.values_list("slug", flat=True))
-        context["code_feeds"] = [
-            config for slug, config in sorted(registered_feeds().items()) if slug not in admin_slugs
-        ]
+        context["code_feeds"] = [config for _, config in sorted(code_feeds().items())]
         return context
 
 

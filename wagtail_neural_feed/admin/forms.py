@@ -11,7 +11,7 @@ from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.models import Page, get_page_models
 
 from ..exceptions import NeuralFeedConfigurationError
-from ..feeds import FeedConfig, registered_feeds
+from ..feeds import FeedConfig, code_feeds, registered_feeds
 from ..indexing import is_recommendable
 from ..models import AdminFeed
 
@@ -42,8 +42,7 @@ def recommendable_page_type_choices() -> list[tuple[str, str]]:
 
 def code_feed_slugs() -> set[str]:
     """Slugs taken by feeds declared in code (which an admin feed may not reuse)."""
-    admin_slugs = set(AdminFeed.objects.values_list("slug", flat=True))
-    return {slug for slug in registered_feeds() if slug not in admin_slugs}
+    return set(code_feeds())
 
 
 def _config_value(name: str, value: Any) -> Any:
