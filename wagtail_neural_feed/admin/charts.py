@@ -6,6 +6,7 @@ inside a strict Content-Security-Policy.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 
@@ -52,7 +53,9 @@ def line_chart(
     """Lay out one polyline per series over ``days``; y from 0 to a round maximum."""
     left, right, top, bottom = 44, 12, 12, 28
     plot_w, plot_h = width - left - right, height - top - bottom
-    top_value = nice_max(max((max(v) for v in series.values() if v), default=0) or 1)
+    highest = max((max(v) for v in series.values() if v), default=0)
+    tick = nice_max(max(math.ceil(highest / 4), 1))  # four whole, round steps
+    top_value = 4 * tick
     step_x = plot_w / max(len(days) - 1, 1)
 
     def y(value: float) -> float:
@@ -67,7 +70,7 @@ def line_chart(
         )
         for index, (name, values) in enumerate(series.items())
     )
-    ticks = tuple((y(top_value * share / 4), round(top_value * share / 4)) for share in range(5))
+    ticks = tuple((y(tick * step), tick * step) for step in range(5))
     every = max(len(days) // 6, 1)
     labels = tuple(
         (round(left + i * step_x, 1), day.strftime("%d %b"))

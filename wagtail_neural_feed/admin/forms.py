@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
-from wagtail.models import Page, get_page_models
+from wagtail.models import Page, Site, get_page_models
 
 from ..exceptions import NeuralFeedConfigurationError
 from ..feeds import FeedConfig, code_feeds, registered_feeds
@@ -86,6 +86,9 @@ class AdminFeedForm(WagtailAdminModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if "site" in self.fields and not self.instance.pk and not self.initial.get("site"):
+            default = Site.objects.filter(is_default_site=True).values_list("pk", flat=True)
+            self.initial["site"] = default.first()
         if "page_types" in self.fields:
             self.fields["page_types"].choices = recommendable_page_type_choices()
         if "parent" in self.fields:

@@ -52,6 +52,9 @@ class DashboardView(DashboardPermissionMixin, WagtailAdminTemplateMixin, Templat
     header_icon = "list-ul"
     template_name = "wagtail_neural_feed/admin/dashboard.html"
 
+    def get_breadcrumbs_items(self) -> list[dict[str, str]]:
+        return [*self.breadcrumbs_items, {"url": "", "label": str(self.page_title)}]
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         activity = stats.activity()
@@ -132,6 +135,7 @@ class PreviewView(DashboardPermissionMixin, WagtailAdminTemplateMixin, TemplateV
 
     def get_breadcrumbs_items(self) -> list[dict[str, str]]:
         return [
+            *self.breadcrumbs_items,
             {"url": reverse("wagtail_neural_feed_admin:dashboard"), "label": _("Recommendations")},
             {"url": "", "label": str(self.page_title)},
         ]
