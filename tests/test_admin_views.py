@@ -269,3 +269,17 @@ def test_similar_pages_panel_shows_status_and_list(admin_client, articles, make_
     draft = make_article("Unpublished draft", live=False)
     html = panel.get_bound_panel(instance=draft, request=request, form=None).render_html()
     assert "Not embedded" in html
+
+
+def test_site_settings_are_edited_in_settings(admin_client, site):
+    from wagtail_neural_feed.models import RecommendationSettings
+
+    url = f"/admin/settings/wagtail_neural_feed/recommendationsettings/{site.pk}/"
+    assert admin_client.get(url).status_code == 200
+    response = post(admin_client, url, {"default_feed": "no-such-feed", "tracking_enabled": ""})
+    assert "No feed has the slug" in response.content.decode()
+    assert (
+        post(admin_client, url, {"default_feed": "default", "tracking_enabled": ""}).status_code
+        == 302
+    )
+    assert not RecommendationSettings.objects.get(site=site).tracking_enabled

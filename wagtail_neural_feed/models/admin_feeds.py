@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from itertools import permutations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -203,3 +204,12 @@ class RecommendationSettings(BaseSiteSetting):
 
     class Meta:
         verbose_name = _("recommendation settings")
+
+    def clean(self) -> None:
+        from ..feeds import registered_feeds
+
+        super().clean()
+        if self.default_feed and self.default_feed not in registered_feeds():
+            raise ValidationError(
+                {"default_feed": _("No feed has the slug “%s”.") % self.default_feed}
+            )
