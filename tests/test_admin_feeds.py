@@ -215,3 +215,11 @@ def test_tracking_check_needs_no_query_while_every_site_tracks(site, django_asse
     tracking_allowed(request)
     with django_assert_num_queries(0):
         assert tracking_allowed(request)
+
+
+def test_deleting_a_feeds_section_refreshes_the_registry(site, section):
+    make_feed(site, section=section)
+    assert registered_feeds()["science"].root_page_id == section.pk
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        section.delete()
+    assert registered_feeds()["science"].root_page_id is None

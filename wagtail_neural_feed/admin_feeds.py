@@ -219,12 +219,36 @@ def _on_change(sender, **kwargs) -> None:
     feeds_changed()
 
 
+def _on_delete(sender, instance, **kwargs) -> None:
+    """A deleted section empties its feeds' ``section`` without a save signal: notice it.
+
+    Decided from the resolved feeds in memory, so deleting other rows costs nothing.
+    """
+    from .feeds import _resolved
+
+    pk = getattr(instance, "pk", None)
+    if (
+        _resolved
+        and pk is not None
+        and isinstance(instance, _page_model())
+        and any(config.root_page_id == pk for config in _resolved.values())
+    ):
+        feeds_changed()
+
+
+def _page_model():
+    from .compat import get_page_model
+
+    return get_page_model()
+
+
 def connect_admin_feed_receivers() -> None:
-    """Reset the registry when an admin feed or a site's settings change."""
+    """Reset the registry when an admin feed, a site's settings or a feed's section change."""
     from django.db.models.signals import post_delete, post_save
 
     from .models.admin_feeds import AdminFeed, RecommendationSettings
 
+    post_delete.connect(_on_delete, dispatch_uid="neural_feed_admin_section_deleted")
     for model in (AdminFeed, RecommendationSettings):
         for signal in (post_save, post_delete):
             signal.connect(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -139,7 +139,9 @@ def activity(days: int = 30, *, today: date | None = None) -> dict[str, Any]:
     today = today or timezone.localdate()
     start = today - timedelta(days=days - 1)
     rows = (
-        Interaction.objects.filter(created_at__date__gte=start)
+        Interaction.objects.filter(
+            created_at__gte=timezone.make_aware(datetime.combine(start, datetime.min.time()))
+        )
         .annotate(day=TruncDate("created_at"))
         .values_list("day", "kind")
         .annotate(n=Count("id"))
