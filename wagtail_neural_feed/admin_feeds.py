@@ -16,18 +16,23 @@ dummy cache makes every list re-read the feeds.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 
+from django.apps import apps
 from django.core.cache import caches
 from django.db import DatabaseError, transaction
+from django.db.models.signals import post_delete, post_save, pre_delete
+from wagtail.models import Site
 
+from .compat import get_page_model
 from .conf import neural_feed_settings
 from .exceptions import NeuralFeedConfigurationError
-from .feeds import FeedConfig, reset_feed_registry
+from .feeds import FeedConfig, registered_feeds, reset_feed_registry, use_admin_feeds
+from .models import AdminFeed, RecommendationSettings
+from .pagetypes import is_recommendable
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +40,11 @@ VERSION_KEY = "wagtail_neural_feed:feeds_version"
 
 #: The version stamp this process last resolved feeds and settings for.
 _seen_version: str | None = None
-_lock = threading.Lock()
 _site_settings: dict[int, SiteSettings] | None = None
 _cache_failed_at = 0.0
+#: Pages that are some admin feed's section (a deleted one changes that feed);
+#: None until this process has read the admin feeds.
+_section_ids: frozenset[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,11 @@ class SiteSettings:
 
 
 def _shared_version() -> str:
-    """The version stamp in the shared cache (made on first use; never None)."""
+    """The version stamp in the shared cache (made on first use; never None).
+
+    A cache that keeps nothing (the dummy cache, an outage) gives a stamp that
+    changes every second: feeds are then re-read at most once a second.
+    """
     global _cache_failed_at
     try:
         cache = caches[neural_feed_settings.FEED_VERSION_CACHE]
@@ -59,24 +70,23 @@ def _shared_version() -> str:
             version = cache.get(VERSION_KEY)
     except Exception:
         if time.monotonic() - _cache_failed_at > 60:
-            logger.warning("Feed version cache unreachable; admin feeds are re-read per list")
-        _cache_failed_at = time.monotonic()
+            logger.warning("Feed version cache unreachable; admin feeds re-read every second")
+            _cache_failed_at = time.monotonic()
         version = None
-    # A cache that keeps nothing (DummyCache, an outage): never trust a stale copy.
-    return version if version is not None else uuid.uuid4().hex
+    return version if version is not None else f"uncached-{int(time.monotonic())}"
 
 
 def refresh_if_changed() -> None:
     """Drop this process's resolved feeds and settings if another process changed them.
 
-    One cache read; called once per list by ``registered_feeds()``.
+    One cache read; called once per list by ``registered_feeds()``. The stamp
+    is taken as seen before the reset, whose listeners may ask for feeds again.
     """
     global _seen_version
     version = _shared_version()
     if version != _seen_version:
-        with _lock:
-            _drop_local()
-            _seen_version = version
+        _seen_version = version
+        _drop_local()
 
 
 def forget_local() -> None:
@@ -126,11 +136,7 @@ def admin_feed_configs(taken: Collection[str]) -> dict[str, FeedConfig]:
     deleted parent feed) is repaired or skipped with a log message rather than
     breaking every list.
     """
-    from django.apps import apps
-
-    from .indexing import is_recommendable
-    from .models.admin_feeds import AdminFeed
-
+    global _section_ids
     try:
         with transaction.atomic():
             feeds = list(AdminFeed.objects.order_by("pk"))
@@ -159,6 +165,7 @@ def admin_feed_configs(taken: Collection[str]) -> dict[str, FeedConfig]:
             else:
                 logger.warning("Admin feed %r: page type %r ignored", feed.slug, label)
         configs[feed.slug] = replace(config, page_types=tuple(known))
+    _section_ids = frozenset(feed.section_id for feed in feeds if feed.section_id)
     slugs = set(configs) | set(taken)
     for slug, config in configs.items():
         if config.parent and config.parent not in slugs:
@@ -187,8 +194,6 @@ def site_allows_tracking(request) -> bool:
     The request's site is only looked up when some site has turned tracking
     off, so the usual case costs one cache read and no query.
     """
-    from wagtail.models import Site
-
     site_settings(None)
     if all(s.tracking_enabled for s in (_site_settings or {}).values()):
         return True
@@ -197,8 +202,6 @@ def site_allows_tracking(request) -> bool:
 
 
 def _load_site_settings() -> dict[int, SiteSettings]:
-    from .models.admin_feeds import RecommendationSettings
-
     try:
         with transaction.atomic():
             rows = list(
@@ -219,36 +222,27 @@ def _on_change(sender, **kwargs) -> None:
     feeds_changed()
 
 
-def _on_delete(sender, instance, **kwargs) -> None:
+def _on_page_delete(sender, instance, **kwargs) -> None:
     """A deleted section empties its feeds' ``section`` without a save signal: notice it.
 
-    Decided from the resolved feeds in memory, so deleting other rows costs nothing.
+    ``pre_delete``, before the foreign key is emptied; decided from the admin
+    feeds this process has read (read once if it has not), so deleting a page
+    costs no query.
     """
-    from .feeds import _resolved
-
-    pk = getattr(instance, "pk", None)
-    if (
-        _resolved
-        and pk is not None
-        and isinstance(instance, _page_model())
-        and any(config.root_page_id == pk for config in _resolved.values())
-    ):
+    if not isinstance(instance, get_page_model()):
+        return
+    if _section_ids is None:
+        registered_feeds()
+    if instance.pk in (_section_ids or ()):
         feeds_changed()
 
 
-def _page_model():
-    from .compat import get_page_model
-
-    return get_page_model()
-
-
 def connect_admin_feed_receivers() -> None:
-    """Reset the registry when an admin feed, a site's settings or a feed's section change."""
-    from django.db.models.signals import post_delete, post_save
+    """Merge admin feeds into the registry; reset it when an admin feed, a site's
+    settings or a feed's section change."""
+    use_admin_feeds(admin_feed_configs, refresh_if_changed)
 
-    from .models.admin_feeds import AdminFeed, RecommendationSettings
-
-    post_delete.connect(_on_delete, dispatch_uid="neural_feed_admin_section_deleted")
+    pre_delete.connect(_on_page_delete, dispatch_uid="neural_feed_admin_section_deleted")
     for model in (AdminFeed, RecommendationSettings):
         for signal in (post_save, post_delete):
             signal.connect(

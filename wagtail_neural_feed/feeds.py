@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -127,9 +127,17 @@ class DefaultFeed(Feed):
 _registry: dict[str, type[Feed]] = {}
 #: Every feed resolved, by slug; built on first use, dropped by :func:`reset_feed_registry`.
 _resolved: dict[str, FeedConfig] | None = None
-_resolved_lock = threading.Lock()
+#: The feeds declared in code, resolved: what system checks and site-likes sources read.
+_code_resolved: dict[str, FeedConfig] | None = None
+#: Re-entrant: resolving every feed resolves the code feeds under the same lock.
+_resolved_lock = threading.RLock()
 #: Called after the registry is reset (e.g. to follow the models feeds name).
 _reset_listeners: list[Callable[[], None]] = []
+#: Feeds made in the Wagtail admin: ``load(taken_slugs) -> {slug: FeedConfig}``, and
+#: ``refresh()`` run once per list to notice saves in other processes. Installed
+#: by :mod:`.admin_feeds` when the app is ready (see :func:`use_admin_feeds`).
+_admin_load: Callable[[Collection[str]], dict[str, FeedConfig]] | None = None
+_admin_refresh: Callable[[], None] | None = None
 
 
 def register_feed(feed_class: type[Feed]) -> type[Feed]:
@@ -137,6 +145,16 @@ def register_feed(feed_class: type[Feed]) -> type[Feed]:
     _registry[feed_class.slug] = feed_class
     reset_feed_registry()
     return feed_class
+
+
+def use_admin_feeds(
+    load: Callable[[Collection[str]], dict[str, FeedConfig]], refresh: Callable[[], None]
+) -> None:
+    """Merge the feeds ``load`` returns into the registry (code feeds keep their slugs);
+    ``refresh`` runs on every :func:`registered_feeds` call and may reset the registry."""
+    global _admin_load, _admin_refresh
+    _admin_load, _admin_refresh = load, refresh
+    reset_feed_registry()
 
 
 def registered_feeds() -> dict[str, FeedConfig]:
@@ -150,9 +168,8 @@ def registered_feeds() -> dict[str, FeedConfig]:
     each feed each time was the registry's whole cost. Treat the returned
     mapping as read-only.
     """
-    from .admin_feeds import refresh_if_changed
-
-    refresh_if_changed()
+    if _admin_refresh is not None:
+        _admin_refresh()
     resolved = _resolved
     if resolved is None:
         with _resolved_lock:
@@ -164,8 +181,17 @@ def code_feeds() -> dict[str, FeedConfig]:
     """Only the feeds declared in code: the default feed, decorated feeds and ``FEEDS``.
 
     Needs no database, so the system checks validate these (admin feeds are
-    validated by their form when saved).
+    validated by their form when saved). Resolved once, like :func:`registered_feeds`.
     """
+    code = _code_resolved
+    if code is None:
+        with _resolved_lock:
+            code = _code_resolved if _code_resolved is not None else _resolve_code()
+    return code
+
+
+def _resolve_code() -> dict[str, FeedConfig]:
+    global _code_resolved
     classes: dict[str, type[Feed]] = {DEFAULT_FEED_SLUG: DefaultFeed, **_registry}
     for path in neural_feed_settings.FEEDS:
         try:
@@ -175,24 +201,24 @@ def code_feeds() -> dict[str, FeedConfig]:
                 f"WAGTAIL_NEURAL_FEED['FEEDS'] entry {path!r} cannot be imported: {exc}"
             ) from exc
         classes[feed_class.slug] = feed_class
-    return {slug: feed_class.resolve() for slug, feed_class in classes.items()}
+    _code_resolved = {slug: feed_class.resolve() for slug, feed_class in classes.items()}
+    return _code_resolved
 
 
 def _resolve_all() -> dict[str, FeedConfig]:
     global _resolved
-    from .admin_feeds import admin_feed_configs
-
     code = code_feeds()
-    _resolved = {**admin_feed_configs(taken=code), **code}
+    admin = _admin_load(code) if _admin_load is not None else {}
+    _resolved = {**admin, **code}
     return _resolved
 
 
 @on_reload
 def reset_feed_registry() -> None:
     """Forget the resolved feeds; the next :func:`registered_feeds` call resolves them anew."""
-    global _resolved
+    global _resolved, _code_resolved
     with _resolved_lock:
-        _resolved = None
+        _resolved = _code_resolved = None
     for listener in _reset_listeners:
         listener()
 

@@ -20,8 +20,8 @@ from wagtail.models import Page, PageViewRestriction
 from wagtail.signals import page_published, page_unpublished, post_page_move
 
 from . import indexing
-from .pagetypes import is_recommendable
 from .admin_feeds import connect_admin_feed_receivers
+from .pagetypes import is_recommendable
 from .sources import connect_source_receivers
 from .tracking import merge_on_login
 

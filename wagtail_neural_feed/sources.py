@@ -26,15 +26,16 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from .compat import get_page_model
 from .dispatch import enqueue
 from .exceptions import NeuralFeedConfigurationError, NeuralFeedError
-from .feeds import FeedConfig, on_registry_reset, registered_feeds
+from .feeds import FeedConfig, code_feeds, on_registry_reset
 from .statements import read_alias
 
 logger = logging.getLogger(__name__)
 
 
 def source_feeds() -> list[FeedConfig]:
-    """Feeds fed by a site's own model rather than our interactions."""
-    return [c for c in registered_feeds().values() if isinstance(c.interaction_source, dict)]
+    """Feeds fed by a site's own model rather than our interactions (only code feeds
+    can name one: the admin's feed form has no interaction source)."""
+    return [c for c in code_feeds().values() if isinstance(c.interaction_source, dict)]
 
 
 def source_sender(config: FeedConfig):

@@ -22,6 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from . import visitors
+from .admin_feeds import site_allows_tracking
 from .conf import neural_feed_settings
 from .dispatch import enqueue, send
 from .exceptions import InvalidInteraction
@@ -141,9 +142,7 @@ def tracking_allowed(request: HttpRequest) -> bool:
     cookie = neural_feed_settings.CONSENT_COOKIE_NAME
     if cookie and request.COOKIES.get(cookie, "").lower() not in TRUTHY:
         return False
-    from .admin_feeds import site_allows_tracking  # the site's "Record reading" setting
-
-    return site_allows_tracking(request)
+    return site_allows_tracking(request)  # the site's "Record reading" setting
 
 
 def visitor_id(request: HttpRequest) -> uuid.UUID | None:

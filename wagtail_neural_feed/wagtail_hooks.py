@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import logging
 
-from django.urls import reverse
+from django.urls import include, path, reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.ui.components import Component
+from wagtail.snippets.models import register_snippet
 
+from .admin import views
+from .admin.feed_views import EDIT_ACTION, AdminFeedViewSet, FeedEditLogFormatter
+from .admin.stats import home_summary
+from .admin.views import can_view_dashboard
 from .conf import neural_feed_settings
 from .exceptions import InvalidInteraction
 from .pagetypes import is_recommendable
@@ -44,10 +49,6 @@ def record_view_on_serve(page, request, serve_args, serve_kwargs):
 
 @hooks.register("register_admin_urls")
 def register_admin_urls():
-    from django.urls import include, path
-
-    from .admin import views
-
     urls = [
         path("", views.DashboardView.as_view(), name="dashboard"),
         path("retry/", views.RetryView.as_view(), name="retry"),
@@ -58,8 +59,6 @@ def register_admin_urls():
 
 class DashboardMenuItem(MenuItem):
     def is_shown(self, request) -> bool:
-        from .admin.views import can_view_dashboard
-
         return can_view_dashboard(request.user)
 
 
@@ -85,8 +84,6 @@ def register_dashboard_permission():
 
 @hooks.register("register_log_actions")
 def register_feed_log_actions(actions):
-    from .admin.feed_views import EDIT_ACTION, FeedEditLogFormatter
-
     actions.register_action(EDIT_ACTION)(FeedEditLogFormatter)
 
 
@@ -98,8 +95,6 @@ class RecommendationsSummaryPanel(Component):
     template_name = "wagtail_neural_feed/admin/home_panel.html"
 
     def get_context_data(self, parent_context=None):
-        from .admin.stats import home_summary
-
         return {
             "summary": home_summary(),
             "dashboard_url": reverse("wagtail_neural_feed_admin:dashboard"),
@@ -108,18 +103,8 @@ class RecommendationsSummaryPanel(Component):
 
 @hooks.register("construct_homepage_panels")
 def add_summary_panel(request, panels):
-    from .admin.views import can_view_dashboard
-
     if can_view_dashboard(request.user):
         panels.append(RecommendationsSummaryPanel())
 
 
-def _register_feed_viewset() -> None:
-    from wagtail.snippets.models import register_snippet
-
-    from .admin.feed_views import AdminFeedViewSet
-
-    register_snippet(AdminFeedViewSet)
-
-
-_register_feed_viewset()
+register_snippet(AdminFeedViewSet)

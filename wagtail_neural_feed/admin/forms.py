@@ -12,8 +12,8 @@ from wagtail.models import Page, Site, get_page_models
 
 from ..exceptions import NeuralFeedConfigurationError
 from ..feeds import FeedConfig, code_feeds, registered_feeds
-from ..indexing import is_recommendable
 from ..models import AdminFeed
+from ..pagetypes import is_recommendable
 
 #: Form fields whose value FeedConfig checks, with the FeedConfig field each becomes.
 CONFIG_FIELDS = {

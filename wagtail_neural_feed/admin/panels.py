@@ -8,6 +8,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import Panel
 
+from ..api import similar_pages
 from ..models import PageEmbedding
 
 logger = logging.getLogger(__name__)
@@ -49,8 +50,6 @@ class SimilarPagesPanel(Panel):
                     .first()
                 )
                 if embedding is not None and embedding.status == "ready":
-                    from ..api import similar_pages
-
                     try:
                         similar = similar_pages(page, limit=self.panel.limit)
                     except Exception:  # never break the editor over a list

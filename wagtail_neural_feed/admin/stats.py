@@ -20,8 +20,8 @@ from django.utils import timezone
 
 from .. import dispatch
 from ..compat import get_page_model
-from ..indexing import recommendable_content_type_ids
 from ..models import EmbeddingStatus, Interaction, PageEmbedding, Reader, ReaderProfile
+from ..pagetypes import recommendable_content_type_ids
 from ..sweep import LAST_SWEEP_KEY
 
 FAILED_SHOWN = 50

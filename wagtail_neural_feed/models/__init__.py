@@ -9,9 +9,9 @@ from .popularity import PagePopularity
 from .readers import Interaction, Reader, ReaderProfile
 
 __all__ = [
-    "AdminFeed",
     "DENORMALISED_COLUMNS",
     "FILTER_COLUMNS",
+    "AdminFeed",
     "EmbeddingStatus",
     "HotPage",
     "HotTier",

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
 
 from ..compat import PAGE_MODEL
-from ..feeds import COLD_START_SOURCES, FeedConfig
+from ..feeds import COLD_START_SOURCES, FeedConfig, registered_feeds
 
 COLD_START_LABELS = {
     "context": _("the page being read"),
@@ -206,8 +206,6 @@ class RecommendationSettings(BaseSiteSetting):
         verbose_name = _("recommendation settings")
 
     def clean(self) -> None:
-        from ..feeds import registered_feeds
-
         super().clean()
         if self.default_feed and self.default_feed not in registered_feeds():
             raise ValidationError(
