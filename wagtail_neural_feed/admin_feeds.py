@@ -42,6 +42,10 @@ VERSION_KEY = "wagtail_neural_feed:feeds_version"
 _seen_version: str | None = None
 _site_settings: dict[int, SiteSettings] | None = None
 _cache_failed_at = 0.0
+#: The admin feed rows read for ``_seen_version`` (None = not read yet): a
+#: registry reset for another reason (settings, register_feed) re-resolves
+#: them without a query.
+_admin_rows: list[AdminFeed] | None = None
 #: Pages that are some admin feed's section (a deleted one changes that feed);
 #: None until this process has read the admin feeds.
 _section_ids: frozenset[int] | None = None
@@ -89,16 +93,22 @@ def refresh_if_changed() -> None:
         _drop_local()
 
 
-def forget_local() -> None:
-    """Drop this process's resolved feeds and settings (tests roll back saved feeds)."""
-    global _seen_version
+def assume_no_admin_data() -> None:
+    """Start from "no admin feeds, no site settings" without asking the database.
+
+    For test suites, whose every test starts from an empty database (and rolls
+    back what it saved): lists then cost the same queries as before admin
+    feeds existed. A save in the test resets this as usual.
+    """
+    global _seen_version, _site_settings, _admin_rows, _section_ids
     _drop_local()
-    _seen_version = None
+    _seen_version = _shared_version()
+    _site_settings, _admin_rows, _section_ids = {}, [], frozenset()
 
 
 def _drop_local() -> None:
-    global _site_settings
-    _site_settings = None
+    global _site_settings, _admin_rows
+    _site_settings = _admin_rows = None
     reset_feed_registry()
 
 
@@ -136,14 +146,17 @@ def admin_feed_configs(taken: Collection[str]) -> dict[str, FeedConfig]:
     deleted parent feed) is repaired or skipped with a log message rather than
     breaking every list.
     """
-    global _section_ids
-    try:
-        with transaction.atomic():
-            feeds = list(AdminFeed.objects.order_by("pk"))
-    except DatabaseError:
-        logger.debug("Admin feeds not readable (not migrated yet?)", exc_info=True)
-        _read_failed()
-        return {}
+    global _section_ids, _admin_rows
+    feeds = _admin_rows
+    if feeds is None:
+        try:
+            with transaction.atomic():
+                feeds = list(AdminFeed.objects.order_by("pk"))
+        except DatabaseError:
+            logger.debug("Admin feeds not readable (not migrated yet?)", exc_info=True)
+            _read_failed()
+            return {}
+        _admin_rows = feeds
     configs: dict[str, FeedConfig] = {}
     for feed in feeds:
         if feed.slug in taken:
