@@ -222,3 +222,27 @@ def test_deleting_a_feeds_section_refreshes_the_registry(site, section):
     with TestCase.captureOnCommitCallbacks(execute=True):
         section.delete()
     assert registered_feeds()["science"].root_page_id is None
+
+
+def test_an_edited_feed_misses_the_rendered_list_cache(site, make_article, settings):
+    """Rendered lists are cached per feed; an edit must not wait for the cache to expire."""
+    from wagtail_neural_feed.lists import recommendation_list
+
+    settings.WAGTAIL_NEURAL_FEED = {**settings.WAGTAIL_NEURAL_FEED, "LIST_CACHE_SECONDS": 60}
+    make_article("Cells", "Biology of cells")
+    make_article("Stars", "Astronomy of stars")
+    feed = make_feed(site, page_types=[])
+    request = RequestFactory().get("/", HTTP_HOST="localhost")
+    before = recommendation_list(request, feed="science", limit=2)
+    assert any(
+        p.recommendation.score != pytest.approx(p.recommendation.freshness, abs=1e-6)
+        for p in before.pages
+    )
+    feed.similarity_weight, feed.freshness_weight, feed.popularity_weight = 0, 1, 0
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        feed.save()
+    after = recommendation_list(request, feed="science", limit=2)
+    assert all(
+        p.recommendation.score == pytest.approx(p.recommendation.freshness, abs=1e-6)
+        for p in after.pages
+    )

@@ -283,3 +283,28 @@ def test_site_settings_are_edited_in_settings(admin_client, site):
         == 302
     )
     assert not RecommendationSettings.objects.get(site=site).tracking_enabled
+
+
+def test_dashboard_click_through_from_impressions(admin_client, articles):
+    from wagtail_neural_feed.models import Impression
+
+    now = timezone.now()
+    for n in range(4):
+        reader = Reader.objects.create(visitor_id=uuid.uuid4())
+        Impression.objects.create(
+            list_id=uuid.uuid4().hex,
+            reader=reader,
+            feed="default",
+            page_ids=[articles[0].pk, articles[1].pk],
+            shown_at=now - timedelta(days=n % 2),
+            clicked_page_ids=[articles[0].pk] if n == 0 else [],
+        )
+    html = admin_client.get(DASHBOARD).content.decode()
+    assert "No lists shown yet" not in html
+    assert (
+        "Recommended for you <code>default</code></td><td>4</td><td>1</td><td>1</td><td>25.0 %"
+        in html
+    )
+    assert "Jazz festival</a> — 4, 25.0 %" in html and "Cell biology</a> — 4, 0.0 %" in html
+    home = admin_client.get("/admin/").content.decode()
+    assert "CTR 25.0 % this week" in home

@@ -113,7 +113,9 @@ def recommendation_list(
         # Only what a reader may see varies a "More like this" list, and a
         # visitor cookie does not change that.
         identity = list_cache.ANONYMOUS
-    parts = _key_parts(request, slug, similar, context_id, limit, pick_ids, personalise_picks)
+    # The whole config, not just its slug: a feed edited in the admin misses the cache.
+    keyed = config if config is not None else slug
+    parts = _key_parts(request, keyed, similar, context_id, limit, pick_ids, personalise_picks)
     # A session that opened a password-protected page may see it listed: private too.
     personal = identity != list_cache.ANONYMOUS or bool(parts[-1])
     pages, key = list_cache.get_list(identity, parts)

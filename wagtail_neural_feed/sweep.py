@@ -18,9 +18,6 @@ from .status import record_sweep
 
 logger = logging.getLogger(__name__)
 
-#: Cache key holding when the sweep last finished (shown on the admin dashboard).
-LAST_SWEEP_KEY = "wagtail_neural_feed:last_sweep"
-
 
 def sweep() -> dict[str, int]:
     """Run every repair; returns how much each did."""
@@ -43,16 +40,4 @@ def sweep() -> dict[str, int]:
     }
     record_sweep()
     logger.info("Neural feed sweep: %s", result)
-    _remember_sweep()
     return result
-
-
-def _remember_sweep() -> None:
-    """Note when the sweep last finished, for the admin dashboard (best effort)."""
-    from django.core.cache import cache
-    from django.utils import timezone
-
-    try:
-        cache.set(LAST_SWEEP_KEY, timezone.now(), timeout=None)
-    except Exception:
-        logger.warning("Could not record the sweep's time for the dashboard", exc_info=True)

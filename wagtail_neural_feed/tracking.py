@@ -21,8 +21,7 @@ from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from . import visitors
-from .admin_feeds import site_allows_tracking
+from . import admin_feeds, visitors
 from .conf import neural_feed_settings
 from .dispatch import enqueue, send
 from .exceptions import InvalidInteraction
@@ -133,16 +132,13 @@ def is_bot(request: HttpRequest) -> bool:
 
 
 def tracking_allowed(request: HttpRequest) -> bool:
-    """Whether this request may be recorded: Do Not Track, Global Privacy Control, consent,
-    and the site's "Record reading" setting."""
-    if neural_feed_settings.RESPECT_DO_NOT_TRACK and (
-        request.headers.get("DNT") == "1" or request.headers.get("Sec-GPC") == "1"
-    ):
+    """May this request be recorded: Do Not Track, GPC, consent, the site's setting."""
+    do_not_track = "1" in (request.headers.get("DNT"), request.headers.get("Sec-GPC"))
+    if neural_feed_settings.RESPECT_DO_NOT_TRACK and do_not_track:
         return False
     cookie = neural_feed_settings.CONSENT_COOKIE_NAME
-    if cookie and request.COOKIES.get(cookie, "").lower() not in TRUTHY:
-        return False
-    return site_allows_tracking(request)  # the site's "Record reading" setting
+    consented = not cookie or request.COOKIES.get(cookie, "").lower() in TRUTHY
+    return consented and admin_feeds.site_allows_tracking(request)
 
 
 def visitor_id(request: HttpRequest) -> uuid.UUID | None:

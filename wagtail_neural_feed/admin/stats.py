@@ -13,16 +13,17 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.core.cache import cache
 from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from .. import dispatch
 from ..compat import get_page_model
+from ..feeds import registered_feeds
+from ..impressions import click_through
 from ..models import EmbeddingStatus, Interaction, PageEmbedding, Reader, ReaderProfile
 from ..pagetypes import recommendable_content_type_ids
-from ..sweep import LAST_SWEEP_KEY
+from ..status import last_sweep
 
 FAILED_SHOWN = 50
 
@@ -130,7 +131,7 @@ def background_health() -> dict[str, Any]:
         "broker_fallback": backend == "celery" and fallback_until > time.monotonic(),
         "pending_readers": Reader.objects.filter(profile_pending=True).count(),
         "stale_profiles": ReaderProfile.objects.filter(stale=True).count(),
-        "last_sweep": cache.get(LAST_SWEEP_KEY),
+        "last_sweep": last_sweep(),
     }
 
 
@@ -162,17 +163,61 @@ def activity(days: int = 30, *, today: date | None = None) -> dict[str, Any]:
     }
 
 
-def click_through_stats(days: int = 14) -> list[dict[str, Any]]:
-    """Per feed: lists shown, clicks, click-through per day and the most recommended pages.
+def click_through_stats(days: int = 14, *, top: int = 5) -> list[dict[str, Any]]:
+    """Per feed over the last ``days`` days: lists shown, lists with a click, click-through
+    per day, and its most recommended pages with their click-through.
 
-    TODO(lead, at merge): wire to ``wagtail_neural_feed.impressions`` (h2's
-    click-through stats, migration 0006_impressions). Until then there is no
-    impression data, and the dashboard renders its empty state. Expected shape:
-    ``[{"feed": slug, "title": str, "lists": int, "clicks": int, "ctr": float,
-    "per_day": [(date, lists, clicks)], "top_pages": [{"title", "shown", "clicks",
-    "ctr"}]}]``.
+    From the impressions and clicks rendered lists report (:mod:`..impressions`);
+    empty until blocks or tags have shown a list. One aggregate for every feed,
+    then one per feed that was shown, for its pages.
     """
-    return []
+    since = timezone.now() - timedelta(days=days)
+    per_feed: dict[str, list] = defaultdict(list)
+    for row in click_through(since=since).by_feed_day:
+        per_feed[row.feed].append(row)
+    feeds = registered_feeds()
+    result = []
+    for slug, rows in sorted(per_feed.items()):
+        lists = sum(row.impressions for row in rows)
+        clicked = sum(row.clicked_lists for row in rows)
+        by_page = click_through(feed=slug, since=since).by_page[:top]
+        titles = dict(
+            get_page_model()
+            .objects.filter(pk__in=[p.page_id for p in by_page])
+            .values_list("pk", "title")
+        )
+        config = feeds.get(slug)
+        result.append(
+            {
+                "feed": slug,
+                "title": (config.title if config else "") or slug,
+                "lists": lists,
+                "clicked_lists": clicked,
+                "clicks": sum(row.clicks for row in rows),
+                "ctr": 100.0 * clicked / lists if lists else 0.0,
+                "per_day": [(row.day, row.impressions, 100.0 * row.ctr) for row in rows],
+                "top_pages": [
+                    {
+                        "page_id": page.page_id,
+                        "title": titles.get(page.page_id, f"#{page.page_id}"),
+                        "shown": page.impressions,
+                        "clicks": page.clicks,
+                        "ctr": 100.0 * page.ctr,
+                    }
+                    for page in by_page
+                ],
+            }
+        )
+    return result
+
+
+def ctr_chart_series(stats: list[dict[str, Any]], days: list[date]) -> dict[str, list[float]]:
+    """Click-through (%) per day for each feed, for the dashboard's chart."""
+    series = {}
+    for row in stats:
+        by_day = {day: ctr for day, _, ctr in row["per_day"]}
+        series[row["title"]] = [round(by_day.get(day, 0.0), 1) for day in days]
+    return series
 
 
 def home_summary() -> dict[str, Any]:
@@ -180,8 +225,8 @@ def home_summary() -> dict[str, Any]:
     cover = coverage_totals()
     stats = click_through_stats(days=7)
     lists = sum(row["lists"] for row in stats)
-    clicks = sum(row["clicks"] for row in stats)
-    return {**cover, "ctr": (100.0 * clicks / lists) if lists else None}
+    clicked = sum(row["clicked_lists"] for row in stats)
+    return {**cover, "ctr": (100.0 * clicked / lists) if lists else None}
 
 
 def coverage_totals() -> dict[str, int]:

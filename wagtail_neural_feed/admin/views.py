@@ -58,12 +58,15 @@ class DashboardView(DashboardPermissionMixin, WagtailAdminTemplateMixin, Templat
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         activity = stats.activity()
+        click_through = stats.click_through_stats()
+        ctr_days = activity["days"][-14:]
         context.update(
             coverage=stats.coverage(),
             health=stats.background_health(),
             activity=activity,
             chart=line_chart(activity["days"], activity["series"]),
-            click_through=stats.click_through_stats(),
+            click_through=click_through,
+            ctr_chart=line_chart(ctr_days, stats.ctr_chart_series(click_through, ctr_days)),
             preview_url=reverse("wagtail_neural_feed_admin:preview"),
             retry_url=reverse("wagtail_neural_feed_admin:retry"),
             feeds=sorted(registered_feeds().values(), key=lambda c: c.slug),
