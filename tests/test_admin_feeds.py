@@ -3,6 +3,8 @@ and resolving an admin feed costs a list no query."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from django.core.cache import cache
 from django.db import connection
@@ -10,7 +12,7 @@ from django.test import RequestFactory, TestCase
 from django.test.utils import CaptureQueriesContext
 from wagtail.models import Site
 
-from wagtail_neural_feed import recommend
+from wagtail_neural_feed import admin_feeds, recommend
 from wagtail_neural_feed.admin.forms import AdminFeedForm
 from wagtail_neural_feed.admin_feeds import VERSION_KEY, site_settings
 from wagtail_neural_feed.exceptions import NeuralFeedConfigurationError
@@ -167,6 +169,7 @@ def test_a_save_in_another_process_is_seen_on_the_next_list(site):
 
 def test_save_and_delete_bump_the_stamp_after_commit(site):
     before = cache.get(VERSION_KEY)
+    assert registered_feeds() and cache.get(VERSION_KEY) == before  # reading writes nothing
     feed = make_feed(site)
     after_save = cache.get(VERSION_KEY)
     assert after_save not in (None, before)
@@ -246,3 +249,14 @@ def test_an_edited_feed_misses_the_rendered_list_cache(site, make_article, setti
         p.recommendation.score == pytest.approx(p.recommendation.freshness, abs=1e-6)
         for p in after.pages
     )
+
+
+def test_a_cache_that_keeps_nothing_rereads_feeds_once_a_second(site, settings, monkeypatch):
+    clock = SimpleNamespace(now=100.0)
+    monkeypatch.setattr(admin_feeds, "time", SimpleNamespace(monotonic=lambda: clock.now))
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    admin_feeds.assume_no_admin_data()
+    AdminFeed.objects.bulk_create([AdminFeed(site=site, title="Quiet", slug="quiet")])  # no signal
+    assert "quiet" not in registered_feeds()  # the same second: the copy is kept
+    clock.now += 1
+    assert "quiet" in registered_feeds()

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 
 from django.apps import apps
 from django.core.cache import caches
+from django.core.cache.backends.dummy import DummyCache
 from django.db import DatabaseError, transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 from wagtail.models import Site
@@ -60,24 +61,23 @@ class SiteSettings:
 
 
 def _shared_version() -> str:
-    """The version stamp in the shared cache (made on first use; never None).
+    """The version stamp in the shared cache; ``"absent"`` until a feed is first saved
+    (or after the cache lost it: a process holding a stamp then re-reads once).
 
-    A cache that keeps nothing (the dummy cache, an outage) gives a stamp that
-    changes every second: feeds are then re-read at most once a second.
+    Reading never writes. A cache that keeps nothing (the dummy cache, an
+    outage) gives a stamp that changes every second: feeds are then re-read at
+    most once a second.
     """
     global _cache_failed_at
     try:
         cache = caches[neural_feed_settings.FEED_VERSION_CACHE]
-        version = cache.get(VERSION_KEY)
-        if version is None:
-            cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
-            version = cache.get(VERSION_KEY)
+        if not isinstance(cache, DummyCache):
+            return cache.get(VERSION_KEY) or "absent"
     except Exception:
         if time.monotonic() - _cache_failed_at > 60:
             logger.warning("Feed version cache unreachable; admin feeds re-read every second")
             _cache_failed_at = time.monotonic()
-        version = None
-    return version if version is not None else f"uncached-{int(time.monotonic())}"
+    return f"uncached-{int(time.monotonic())}"
 
 
 def refresh_if_changed() -> None:
