@@ -15,6 +15,7 @@ from tests.test_browser import browser  # noqa: F401  (the Chromium fixture)
 from wagtail_neural_feed.models import (
     AdminFeed,
     EmbeddingStatus,
+    Impression,
     Interaction,
     PageEmbedding,
     Reader,
@@ -53,6 +54,16 @@ def site_with_activity(make_article, settings):
                 weight=1.0,
                 created_at=now - timedelta(days=(n * 7 + i * 5) % 30, hours=i),
             )
+    for n in range(40):  # lists the blocks showed, some followed
+        shown = [pages[(n + k) % 5].pk for k in range(3)]
+        Impression.objects.create(
+            list_id=uuid.uuid4().hex,
+            reader=Reader.objects.create(visitor_id=uuid.uuid4()),
+            feed="default",
+            page_ids=shown,
+            shown_at=now - timedelta(days=n % 14, hours=1),
+            clicked_page_ids=shown[:1] if n % 3 == 0 else [],
+        )
     User.objects.create_superuser("siteadmin", "admin@example.com", "correct horse")
     return pages
 
@@ -84,11 +95,14 @@ def test_admin_creates_a_feed_and_opens_dashboard_and_preview(
     assert "Feeds declared in code" in page.content()
     page.screenshot(path=str(IMAGES / "admin-feeds.png"), full_page=True)
 
+    page.set_viewport_size({"width": 1280, "height": 2200})  # the whole dashboard
     page.goto(f"{live_server.url}/admin/neural-feed/")
     assert "5 of 6 pages embedded" in page.content()
-    assert page.locator("svg polyline").count() >= 3
+    assert page.locator("svg polyline").count() >= 4  # interactions by kind + click-through
+    assert "No lists shown yet" not in page.content()
     page.screenshot(path=str(IMAGES / "dashboard.png"), full_page=True)
 
+    page.set_viewport_size({"width": 1280, "height": 1400})
     page.goto(f"{live_server.url}/admin/neural-feed/preview/")
     page.select_option("#id_feed", "science-desk")
     page.check("input[name=kind][value=interests]")
