@@ -260,3 +260,20 @@ def test_a_cache_that_keeps_nothing_rereads_feeds_once_a_second(site, settings, 
     assert "quiet" not in registered_feeds()  # the same second: the copy is kept
     clock.now += 1
     assert "quiet" in registered_feeds()
+
+
+def test_lists_that_name_no_feed_use_the_sites_default_feed(site):
+    from wagtail_neural_feed.lists import recommendation_list
+
+    request = RequestFactory().get("/", HTTP_HOST="localhost")
+    assert recommendation_list(request).feed == DEFAULT_FEED_SLUG
+    make_feed(site, slug="science", title="Science for you")
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        RecommendationSettings.objects.create(site=site, default_feed="science")
+    shown = recommendation_list(request)
+    assert (shown.feed, shown.title) == ("science", "Science for you")
+    assert recommendation_list(request, feed=DEFAULT_FEED_SLUG).feed == DEFAULT_FEED_SLUG
+    assert recommendation_list(None).feed == DEFAULT_FEED_SLUG  # no request, no site
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        AdminFeed.objects.filter(slug="science").delete()
+    assert recommendation_list(request).feed == DEFAULT_FEED_SLUG  # a deleted feed

@@ -47,7 +47,7 @@ def browser():
 def recommended_sections(page) -> list[str]:
     """The section of each card in the home page's "Recommended for you" list."""
     return page.eval_on_selector_all(
-        'section[data-feed="default"] .card', "cards => cards.map(card => card.dataset.section)"
+        'section[data-feed="for-you"] .card', "cards => cards.map(card => card.dataset.section)"
     )
 
 
@@ -99,7 +99,7 @@ def test_staff_see_why_a_page_was_recommended(demo, browser):
     page.click("button[type=submit]")
     page.wait_for_url("**/admin/")
     page.goto(demo.url + "/")
-    why = page.locator('section[data-feed="default"] .why').first
+    why = page.locator('section[data-feed="for-you"] .why').first
     why.hover()
     tip = why.locator(".why__tip")
     expect(tip).to_be_visible()

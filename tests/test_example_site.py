@@ -39,7 +39,7 @@ def first_start(tmp_path_factory):
 def test_first_start_serves_the_site(first_start):
     status, home = first_start.get("/")
     assert status == 200
-    recommended = links(home, "default")
+    recommended = links(home, "for-you")
     assert recommended, "the home page's recommendation list is empty"
     assert links(home, "popular")
     status, article = first_start.get(recommended[0])
@@ -49,6 +49,15 @@ def test_first_start_serves_the_site(first_start):
     assert "neuralFeed.send(button.dataset.kind)" in article  # like / dislike
     status, section = first_start.get("/gardening/")
     assert status == 200 and "Latest in Gardening" in section
+    assert links(section, "section-gardening")  # a feed kept in Wagtail settings
+    feeds = manage(
+        "shell",
+        "-c",
+        "from wagtail_neural_feed.models.admin_feeds import AdminFeed;"
+        "print(sorted(AdminFeed.objects.values_list('slug', flat=True)))",
+        env=first_start.env,
+    )
+    assert "'for-you'" in feeds and "'popular'" in feeds and "'section-gardening'" in feeds
     status, login = first_start.get("/admin/login/")
     assert status == 200 and 'name="password"' in login
     output = first_start.output()

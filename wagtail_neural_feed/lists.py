@@ -23,9 +23,10 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.models import Page, PageViewRestriction, Site
 
 from . import list_cache
+from .admin_feeds import site_settings
 from .api import MAX_LIMIT, recommend, similar_pages
 from .exceptions import InvalidRecommendationRequest
-from .feeds import DEFAULT_FEED_SLUG, FeedConfig, get_feed_config
+from .feeds import DEFAULT_FEED_SLUG, FeedConfig, get_feed_config, registered_feeds
 from .list_cache import bump_reader_version
 from .models import EmbeddingStatus, PageEmbedding, Reader, ReaderProfile
 from .ranking import Recommendation
@@ -102,12 +103,12 @@ def recommendation_list(
         context_page = similar_to
         config = None if feed in (None, "") else get_feed_config(feed)
         slug, title = (config.slug, config.title) if config else (SIMILAR_SLUG, SIMILAR_TITLE)
-    else:
-        config = get_feed_config(feed or None)
+    request = request_or_reader if isinstance(request_or_reader, HttpRequest) else None
+    if not similar:
+        config = get_feed_config(feed or _site_default_feed(request) or None)
         slug, title = config.slug, config.title
     context_id = context_page.pk if context_page is not None else None
     pick_ids = () if similar else _unique_ids(picks, skip=context_id)
-    request = request_or_reader if isinstance(request_or_reader, HttpRequest) else None
     identity = reader_identity(request_or_reader)
     if similar and not identity.startswith("u"):
         # Only what a reader may see varies a "More like this" list, and a
@@ -164,6 +165,15 @@ def reader_identity(request_or_reader: Any) -> str:
     if getattr(request_or_reader, "is_authenticated", False):
         return f"u{request_or_reader.pk}"
     return list_cache.ANONYMOUS
+
+
+def _site_default_feed(request: HttpRequest | None) -> str | None:
+    """The feed a site's admins chose for lists that name none (Recommendation settings)."""
+    if request is None:
+        return None
+    site = getattr(request, "_wagtail_site", None) or Site.find_for_request(request)
+    slug = site_settings(site.pk if site is not None else None).default_feed
+    return slug if slug in registered_feeds() else None  # a deleted feed: the default
 
 
 def _check_limit(limit: Any) -> None:

@@ -16,10 +16,22 @@ from django.http import HttpRequest
 from wagtail.models import Page
 
 from wagtail_neural_feed import FeedConfig, recommend, similar_pages
-from wagtail_neural_feed.feeds import DEFAULT_FEED_SLUG
+from wagtail_neural_feed.feeds import DEFAULT_FEED_SLUG, get_feed_config, registered_feeds
 from wagtail_neural_feed.tracking import list_token
 
-#: "Popular now": the same for everyone, ranked by recent interactions.
+#: Slugs of the feeds the demo keeps in Wagtail settings (created by blog/feeds.py):
+#: the home page's "Recommended for you" (the whole site, by the reader's interests),
+FOR_YOU = "for-you"
+#: "Popular now" (the same for everyone, by recent interactions), and one per section.
+POPULAR = "popular"
+
+
+def section_slug(section: Page) -> str:
+    return f"section-{section.slug}"
+
+
+#: Fallbacks for the feeds the demo keeps in Wagtail settings (blog/feeds.py), should an
+#: admin delete one. "Popular now": the same for everyone, ranked by recent interactions.
 POPULAR_FEED = FeedConfig(
     slug="popular",
     title="Popular now",
@@ -70,6 +82,11 @@ def with_sections(pages: Sequence[Page]) -> list[Page]:
     return pages
 
 
+def feed_or(slug: str, fallback: FeedConfig) -> FeedConfig:
+    """The feed kept under ``slug`` in Wagtail settings, else the demo's fallback."""
+    return registered_feeds().get(slug) or fallback
+
+
 def section_feed(section: Page) -> FeedConfig:
     """A feed limited to one section that reuses the reader's site-wide profile."""
     return FeedConfig(
@@ -86,16 +103,18 @@ def home_lists(request: HttpRequest) -> dict[str, PageList]:
 
     Popular pages are left out of the personal list so the two never repeat each other.
     """
-    popular = recommend(None, feed=POPULAR_FEED, limit=HOME_LIMIT)
-    personal = recommend(request, limit=HOME_LIMIT, exclude=popular)
+    popular_feed = feed_or(POPULAR, POPULAR_FEED)
+    personal_feed = feed_or(FOR_YOU, get_feed_config(DEFAULT_FEED_SLUG))
+    popular = recommend(None, feed=popular_feed, limit=HOME_LIMIT)
+    personal = recommend(request, feed=personal_feed, limit=HOME_LIMIT, exclude=popular)
     return {
-        "recommended": PageList("Recommended for you", DEFAULT_FEED_SLUG, personal),
-        "popular": PageList("Popular now", POPULAR_FEED.slug, popular),
+        "recommended": PageList("Recommended for you", personal_feed.slug, personal),
+        "popular": PageList(popular_feed.title or "Popular now", popular_feed.slug, popular),
     }
 
 
 def section_lists(request: HttpRequest, section: Page) -> dict[str, PageList]:
-    config = section_feed(section)
+    config = feed_or(section_slug(section), section_feed(section))
     pages = recommend(request, feed=config, limit=SECTION_LIMIT)
     return {"for_you": PageList(config.title, config.slug, pages)}
 

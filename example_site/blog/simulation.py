@@ -28,6 +28,7 @@ from wagtail_neural_feed.profiles import recompute_profiles
 from wagtail_neural_feed.tracking import interaction_weight
 
 from .models import ArticlePage
+from .recommendations import FOR_YOU
 from .sections import SECTIONS
 
 #: Chances per article read, for a reader interested in its section and not.
@@ -188,7 +189,7 @@ def _lists(rng, articles, by_section, events, start) -> list[tuple]:
         if clicked:
             pages.insert(rng.randrange(len(pages) + 1), first)
         when = start + timedelta(minutes=5 * number)
-        shown.append(("default", None, pages, when, [first] if clicked else [], clicked_at))
+        shown.append((FOR_YOU, None, pages, when, [first] if clicked else [], clicked_at))
     for (page_id, when), following in zip(views, [*views[1:], (None, None)], strict=True):
         if rng.random() >= SIMILAR_SEEN:
             continue

@@ -20,6 +20,7 @@ from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
 from blog.content import articles, load_content
+from blog.feeds import ensure_feeds
 from blog.models import ArticlePage
 from blog.progress import ProgressBar
 from blog.simulation import simulate
@@ -56,6 +57,7 @@ class Command(BaseCommand):
             threading.Thread(target=get_encoder, name="demo-load-encoder", daemon=True).start()
         self.step("Database migrations", self.migrate)
         self.step("Demo content", self.load_content)
+        self.step("Feeds in Wagtail settings", lambda: f"created {ensure_feeds()}")
         self.step("Embeddings", self.embed)
         self.step("Simulated readers", lambda: self.simulate(readers, seed))
         self.ensure_admin()
