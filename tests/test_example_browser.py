@@ -108,3 +108,47 @@ def test_staff_see_why_a_page_was_recommended(demo, browser):
     expect(tip).to_contain_text("popularity")
     page.screenshot(path=SCREENSHOTS / "demo-why-this.png")
     context.close()
+
+
+def test_the_admin_of_the_demo(demo, browser):
+    """The README's admin screenshots, from the demo's own data: the editor's block on the
+    home page, the feeds kept in Wagtail settings, and the dashboard."""
+    from tests.demo_process import manage
+
+    home_id = (
+        manage(
+            "shell",
+            "-c",
+            "from blog.models import HomePage; print(HomePage.objects.get().pk)",
+            env=demo.env,
+        )
+        .strip()
+        .splitlines()[-1]
+    )
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    page.goto(demo.url + "/admin/login/")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", "demo")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/admin/")
+
+    page.goto(f"{demo.url}/admin/pages/{home_id}/edit/")
+    block = page.get_by_text("Editors' picks, in your order").first
+    expect(block).to_be_attached()
+    block.scroll_into_view_if_needed()
+    page.screenshot(path=SCREENSHOTS / "demo-editor-block.png")
+
+    page.goto(demo.url + "/admin/snippets/wagtail_neural_feed/adminfeed/")
+    for title in ("Recommended for you", "Popular now", "For you in Music"):
+        expect(page.get_by_text(title).first).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / "demo-feeds.png", full_page=True)
+
+    page.goto(demo.url + "/admin/neural-feed/")
+    expect(page.get_by_text("152 of 152 pages embedded").first).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / "demo-dashboard.png", full_page=True)
+
+    # The block renders on the home page for readers, picks included.
+    page.goto(demo.url + "/")
+    expect(page.get_by_text("Editors' picks, in your order")).to_be_visible()
+    context.close()

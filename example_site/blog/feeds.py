@@ -8,7 +8,7 @@ from wagtail.models import Site
 from wagtail_neural_feed.feeds import DEFAULT_FEED_SLUG
 from wagtail_neural_feed.models.admin_feeds import AdminFeed, RecommendationSettings
 
-from .models import SectionPage
+from .models import ArticlePage, HomePage, SectionPage
 from .recommendations import FOR_YOU, POPULAR, section_slug
 
 
@@ -57,3 +57,37 @@ def ensure_feeds(site: Site | None = None) -> int:
         settings.default_feed = FOR_YOU
         settings.save()
     return created
+
+
+def ensure_editors_block(site: Site | None = None) -> bool:
+    """Put an editor's "Recommended for you" block with picks on the home page, once:
+    the demo's example of the StreamField block (the lists above it come from the template).
+    Returns whether it was added."""
+    site = site or Site.objects.get(is_default_site=True)
+    home = HomePage.objects.filter(pk=site.root_page_id).first()
+    if home is None or len(home.body):
+        return False
+    picks = [
+        ArticlePage.objects.live().descendant_of(section).order_by("-first_published_at").first()
+        for section in SectionPage.objects.child_of(home).order_by("title")[:2]
+    ]
+    home.body = [
+        (
+            "recommended_pages",
+            {
+                "heading": "Editors' picks, in your order",
+                "feed": FOR_YOU,
+                "count": 4,
+                "layout": "list",
+                "show_summary": True,
+                "show_image": False,
+                "picks": [page for page in picks if page is not None],
+                "personalise_order": True,
+                "empty_text": "",
+                "hide_when_empty": True,
+                "client_side": False,
+            },
+        )
+    ]
+    home.save_revision().publish()
+    return True

@@ -20,7 +20,7 @@ from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
 from blog.content import articles, load_content
-from blog.feeds import ensure_feeds
+from blog.feeds import ensure_editors_block, ensure_feeds
 from blog.models import ArticlePage
 from blog.progress import ProgressBar
 from blog.simulation import simulate
@@ -58,6 +58,7 @@ class Command(BaseCommand):
         self.step("Database migrations", self.migrate)
         self.step("Demo content", self.load_content)
         self.step("Feeds in Wagtail settings", lambda: f"created {ensure_feeds()}")
+        self.step("Editors' block on the home page", self.editors_block)
         self.step("Embeddings", self.embed)
         self.step("Simulated readers", lambda: self.simulate(readers, seed))
         self.ensure_admin()
@@ -94,6 +95,9 @@ class Command(BaseCommand):
         # embedding step below uses (and so checks) the one loading in the background.
         call_command("migrate", interactive=False, verbosity=0, skip_checks=True)
         return f"applied {len(plan)}"
+
+    def editors_block(self) -> str:
+        return "added" if ensure_editors_block() else "kept"
 
     def load_content(self) -> str:
         missing = len(articles()) - ArticlePage.objects.count()
