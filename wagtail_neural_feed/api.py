@@ -22,9 +22,9 @@ from .ranking import (
     Recommendation,
     Scope,
     audience_for,
-    candidate_count,
     fetch_pages,
     load_scope,
+    pool_size,
     ranking_statement,
 )
 
@@ -140,18 +140,13 @@ def _statement(
         context_page_id=context_page.pk if context_page is not None else None,
         personalise=personalise,
     )
-    pool = limit
-    if config.diversity == "mmr":
-        pool = 3 * limit
-    elif config.diversity == "section_cap":
-        pool = candidate_count(config, limit)
     statement = ranking_statement(
         config,
         audience,
         scope,
         limit=limit,
         exclude=sorted(excluded),
-        pool=pool,
+        pool=pool_size(config, limit),
         with_embeddings=config.diversity == "mmr",
         now=now,
     )

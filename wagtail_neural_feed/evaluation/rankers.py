@@ -19,9 +19,9 @@ from datetime import datetime
 from .. import diversity
 from ..feeds import FeedConfig
 from ..models import Interaction, PageEmbedding
-from ..ranking import Audience, RankedRow, Scope, candidate_count, ranking_statement
+from ..ranking import Audience, RankedRow, Scope, pool_size, ranking_statement
 from ..ranking.filters import eligibility_sql
-from ..statements import parse_vector, run_statement, table_name
+from ..statements import run_statement, table_name
 
 
 @dataclass(frozen=True)
@@ -106,19 +106,7 @@ def rank_all(
         parts.append(f"SELECT {index} AS ranker, s{index}.* FROM ({renamed}) s{index}")
     lists: list[list[RankedRow]] = [[] for _ in rankers]
     for row in run_statement(" UNION ALL ".join(parts), params, binary=True):
-        lists[row[0]].append(
-            RankedRow(
-                page_id=row[1],
-                content_type_id=row[2],
-                path=row[3],
-                similarity=float(row[4]),
-                freshness=float(row[5]),
-                popularity=float(row[6]),
-                score=float(row[7]),
-                completeness=row[8] or "",
-                embedding=parse_vector(row[9]),
-            )
-        )
+        lists[row[0]].append(RankedRow.from_row(row[1:]))
     return [
         _diversified(ranker, scope, sorted(rows, key=lambda r: (-r.score, r.page_id)), limit)
         for ranker, rows in zip(rankers, lists, strict=True)
@@ -147,18 +135,13 @@ def _statement(
         return _random_sql(
             config, audience, scope, limit=limit, exclude=exclude, with_embeddings=False
         )
-    pool = limit
-    if config.diversity == "mmr":
-        pool = 3 * limit
-    elif config.diversity == "section_cap":
-        pool = candidate_count(config, limit)
     statement = ranking_statement(
         config,
         audience,
         scope,
         limit=limit,
         exclude=sorted(exclude),
-        pool=pool,
+        pool=pool_size(config, limit),
         # As recommend() asks: embeddings only for MMR (they cost the exact scan
         # 1.5 kB a row); the replay looks up the few it needs for diversity.
         with_embeddings=config.diversity == "mmr",

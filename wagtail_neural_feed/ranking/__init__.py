@@ -28,7 +28,7 @@ from .audience import Audience, audience_for
 from .fetch import Recommendation, fetch_pages
 from .rows import RankedRow, RankingStatement
 from .scope import Scope, load_scope, query_vector
-from .statement import candidate_count, ranking_statement
+from .statement import candidate_count, pool_size, ranking_statement
 
 __all__ = [
     "Audience",
@@ -40,6 +40,7 @@ __all__ = [
     "candidate_count",
     "fetch_pages",
     "load_scope",
+    "pool_size",
     "query_vector",
     "ranking_statement",
 ]

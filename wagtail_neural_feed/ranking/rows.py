@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +25,21 @@ class RankedRow:
     #: (no bonus to account for).
     completeness: str = ""
 
+    @classmethod
+    def from_row(cls, row: Sequence) -> RankedRow:
+        """A row of a ranking statement (binary results): the columns ``final()`` selects."""
+        return cls(
+            page_id=row[0],
+            content_type_id=row[1],
+            path=row[2],
+            similarity=float(row[3]),
+            freshness=float(row[4]),
+            popularity=float(row[5]),
+            score=float(row[6]),
+            completeness=row[7] or "",
+            embedding=parse_vector(row[8]) if len(row) > 8 else None,
+        )
+
 
 @dataclass
 class RankingStatement:
@@ -34,20 +50,7 @@ class RankingStatement:
 
     def execute(self) -> list[RankedRow]:
         rows = run_statement(self.sql, self.params, binary=True)
-        return [
-            RankedRow(
-                page_id=row[0],
-                content_type_id=row[1],
-                path=row[2],
-                similarity=float(row[3]),
-                freshness=float(row[4]),
-                popularity=float(row[5]),
-                score=float(row[6]),
-                completeness=row[7] or "",
-                embedding=parse_vector(row[8]) if len(row) > 8 else None,
-            )
-            for row in rows
-        ]
+        return [RankedRow.from_row(row) for row in rows]
 
     def explain(self, *, analyze: bool = True) -> str:
         """PostgreSQL's plan for this statement (``EXPLAIN [ANALYZE, BUFFERS]``)."""

@@ -49,6 +49,15 @@ def candidate_count(config: FeedConfig, limit: int) -> int:
     return config.candidates or max(40, 4 * limit)
 
 
+def pool_size(config: FeedConfig, limit: int) -> int:
+    """Rows the statement returns for a list of ``limit``: more when diversity picks among them."""
+    if config.diversity == "mmr":
+        return 3 * limit
+    if config.diversity == "section_cap":
+        return candidate_count(config, limit)
+    return limit
+
+
 def ranking_statement(
     config: FeedConfig,
     audience: Audience,
