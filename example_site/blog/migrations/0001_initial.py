@@ -6,7 +6,8 @@ import modelcluster.fields
 import wagtail.fields
 import wagtail_neural_feed.blocks
 import wagtail_neural_feed.models.mixins
-from django.conf import settings
+from django.conf import settings  # noqa: F401
+from wagtail_neural_feed.compat import PAGE_MODEL  # Wagtail 7.4 has no WAGTAIL_PAGE_MODEL
 from django.db import migrations, models
 
 
@@ -16,7 +17,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('taggit', '0006_rename_taggeditem_content_type_object_id_taggit_tagg_content_8fc721_idx'),
-        ('wagtailcore', '0098_apitoken'),
+        ('wagtailcore', '0094_alter_page_locale'),
         ('wagtailimages', '0027_image_description'),
     ]
 
@@ -24,7 +25,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='HomePage',
             fields=[
-                ('page_ptr', models.OneToOneField(auto_created=True, on_delete=django.db.models.deletion.CASCADE, parent_link=True, primary_key=True, serialize=False, to=settings.WAGTAIL_PAGE_MODEL)),
+                ('page_ptr', models.OneToOneField(auto_created=True, on_delete=django.db.models.deletion.CASCADE, parent_link=True, primary_key=True, serialize=False, to=PAGE_MODEL)),
                 ('intro', models.TextField(blank=True)),
                 ('body', wagtail.fields.StreamField([('heading', 0), ('paragraph', 1), ('recommended_pages', 14)], blank=True, block_lookup={0: ('wagtail.blocks.CharBlock', (), {'form_classname': 'title'}), 1: ('wagtail.blocks.RichTextBlock', (), {'features': ['bold', 'italic', 'link']}), 2: ('wagtail.blocks.CharBlock', (), {'help_text': "Leave empty to use the feed's title.", 'label': 'Heading', 'required': False}), 3: ('wagtail.blocks.ChoiceBlock', [], {'choices': wagtail_neural_feed.blocks.feed_choices, 'help_text': 'Leave empty for the default feed.', 'label': 'Feed', 'required': False}), 4: ('wagtail.blocks.IntegerBlock', (), {'default': 6, 'label': 'Number of pages', 'max_value': 24, 'min_value': 1}), 5: ('wagtail.blocks.ChoiceBlock', [], {'choices': [('list', 'List'), ('cards', 'Cards')], 'label': 'Layout'}), 6: ('wagtail.blocks.BooleanBlock', (), {'default': True, 'label': 'Show summary', 'required': False}), 7: ('wagtail.blocks.BooleanBlock', (), {'default': True, 'label': 'Show image', 'required': False}), 8: ('wagtail.blocks.PageChooserBlock', (), {}), 9: ('wagtail.blocks.ListBlock', (8,), {'default': [], 'help_text': 'Shown first; the feed fills the remaining places.', 'label': "Editor's picks"}), 10: ('wagtail.blocks.BooleanBlock', (), {'default': False, 'help_text': "Order the picks by how close each is to the reader's interests.", 'label': 'Personalise the order of the picks', 'required': False}), 11: ('wagtail.blocks.CharBlock', (), {'help_text': 'Shown when there is nothing to recommend (unless the block is hidden).', 'label': 'Text when empty', 'required': False}), 12: ('wagtail.blocks.BooleanBlock', (), {'default': True, 'label': 'Hide the block when there is nothing to show', 'required': False}), 13: ('wagtail.blocks.BooleanBlock', (), {'default': False, 'help_text': 'For pages served from a shared cache: the list is fetched per reader.', 'label': 'Load in the browser', 'required': False}), 14: ('wagtail.blocks.StructBlock', [[('heading', 2), ('feed', 3), ('count', 4), ('layout', 5), ('show_summary', 6), ('show_image', 7), ('picks', 9), ('personalise_order', 10), ('empty_text', 11), ('hide_when_empty', 12), ('client_side', 13)]], {})})),
             ],
@@ -36,7 +37,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='ArticlePage',
             fields=[
-                ('page_ptr', models.OneToOneField(auto_created=True, on_delete=django.db.models.deletion.CASCADE, parent_link=True, primary_key=True, serialize=False, to=settings.WAGTAIL_PAGE_MODEL)),
+                ('page_ptr', models.OneToOneField(auto_created=True, on_delete=django.db.models.deletion.CASCADE, parent_link=True, primary_key=True, serialize=False, to=PAGE_MODEL)),
                 ('intro', models.TextField(help_text='One sentence shown on cards and under the title.')),
                 ('body', wagtail.fields.StreamField([('heading', 0), ('paragraph', 1), ('recommended_pages', 14), ('similar_pages', 21)], blank=True, block_lookup={0: ('wagtail.blocks.CharBlock', (), {'form_classname': 'title'}), 1: ('wagtail.blocks.RichTextBlock', (), {'features': ['bold', 'italic', 'link']}), 2: ('wagtail.blocks.CharBlock', (), {'help_text': "Leave empty to use the feed's title.", 'label': 'Heading', 'required': False}), 3: ('wagtail.blocks.ChoiceBlock', [], {'choices': wagtail_neural_feed.blocks.feed_choices, 'help_text': 'Leave empty for the default feed.', 'label': 'Feed', 'required': False}), 4: ('wagtail.blocks.IntegerBlock', (), {'default': 6, 'label': 'Number of pages', 'max_value': 24, 'min_value': 1}), 5: ('wagtail.blocks.ChoiceBlock', [], {'choices': [('list', 'List'), ('cards', 'Cards')], 'label': 'Layout'}), 6: ('wagtail.blocks.BooleanBlock', (), {'default': True, 'label': 'Show summary', 'required': False}), 7: ('wagtail.blocks.BooleanBlock', (), {'default': True, 'label': 'Show image', 'required': False}), 8: ('wagtail.blocks.PageChooserBlock', (), {}), 9: ('wagtail.blocks.ListBlock', (8,), {'default': [], 'help_text': 'Shown first; the feed fills the remaining places.', 'label': "Editor's picks"}), 10: ('wagtail.blocks.BooleanBlock', (), {'default': False, 'help_text': "Order the picks by how close each is to the reader's interests.", 'label': 'Personalise the order of the picks', 'required': False}), 11: ('wagtail.blocks.CharBlock', (), {'help_text': 'Shown when there is nothing to recommend (unless the block is hidden).', 'label': 'Text when empty', 'required': False}), 12: ('wagtail.blocks.BooleanBlock', (), {'default': True, 'label': 'Hide the block when there is nothing to show', 'required': False}), 13: ('wagtail.blocks.BooleanBlock', (), {'default': False, 'help_text': 'For pages served from a shared cache: the list is fetched per reader.', 'label': 'Load in the browser', 'required': False}), 14: ('wagtail.blocks.StructBlock', [[('heading', 2), ('feed', 3), ('count', 4), ('layout', 5), ('show_summary', 6), ('show_image', 7), ('picks', 9), ('personalise_order', 10), ('empty_text', 11), ('hide_when_empty', 12), ('client_side', 13)]], {}), 15: ('wagtail.blocks.CharBlock', (), {'help_text': 'Leave empty for "More like this".', 'label': 'Heading', 'required': False}), 16: ('wagtail.blocks.ChoiceBlock', [], {'choices': wagtail_neural_feed.blocks.feed_choices, 'help_text': 'Optional: only pages this feed would recommend.', 'label': 'Feed', 'required': False}), 17: ('wagtail.blocks.IntegerBlock', (), {'default': 4, 'label': 'Number of pages', 'max_value': 24, 'min_value': 1}), 18: ('wagtail.blocks.BooleanBlock', (), {'default': False, 'label': 'Show image', 'required': False}), 19: ('wagtail.blocks.CharBlock', (), {'label': 'Text when empty', 'required': False}), 20: ('wagtail.blocks.BooleanBlock', (), {'default': False, 'label': 'Load in the browser', 'required': False}), 21: ('wagtail.blocks.StructBlock', [[('heading', 15), ('feed', 16), ('count', 17), ('layout', 5), ('show_summary', 6), ('show_image', 18), ('empty_text', 19), ('hide_when_empty', 12), ('client_side', 20)]], {})})),
                 ('image', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='wagtailimages.image')),
@@ -65,7 +66,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='SectionPage',
             fields=[
-                ('page_ptr', models.OneToOneField(auto_created=True, on_delete=django.db.models.deletion.CASCADE, parent_link=True, primary_key=True, serialize=False, to=settings.WAGTAIL_PAGE_MODEL)),
+                ('page_ptr', models.OneToOneField(auto_created=True, on_delete=django.db.models.deletion.CASCADE, parent_link=True, primary_key=True, serialize=False, to=PAGE_MODEL)),
                 ('intro', models.TextField(blank=True)),
                 ('image', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='wagtailimages.image')),
             ],

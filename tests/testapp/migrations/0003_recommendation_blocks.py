@@ -3,7 +3,8 @@
 import django.db.models.deletion
 import wagtail.fields
 import wagtail_neural_feed.blocks
-from django.conf import settings
+from django.conf import settings  # noqa: F401
+from wagtail_neural_feed.compat import PAGE_MODEL  # Wagtail 7.4 has no WAGTAIL_PAGE_MODEL
 from django.db import migrations, models
 
 
@@ -11,14 +12,14 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('testapp', '0002_site_likes'),
-        ('wagtailcore', '0098_apitoken'),
+        ('wagtailcore', '0094_alter_page_locale'),
     ]
 
     operations = [
         migrations.CreateModel(
             name='ListingPage',
             fields=[
-                ('page_ptr', models.OneToOneField(auto_created=True, on_delete=django.db.models.deletion.CASCADE, parent_link=True, primary_key=True, serialize=False, to=settings.WAGTAIL_PAGE_MODEL)),
+                ('page_ptr', models.OneToOneField(auto_created=True, on_delete=django.db.models.deletion.CASCADE, parent_link=True, primary_key=True, serialize=False, to=PAGE_MODEL)),
                 ('feed', models.CharField(blank=True, max_length=100)),
             ],
             options={
