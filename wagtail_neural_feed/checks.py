@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.db import connections
 
+from .autotune import autotune_problems
 from .broker import celery_app
 from .conf import DEFAULTS, SETTINGS_NAME, neural_feed_settings
 from .dispatch import BACKENDS, celery_configured
@@ -261,6 +262,15 @@ def check_setting_names(app_configs=None, **kwargs):
             )
         )
     return warnings
+
+
+@register()
+def check_autotune(app_configs=None, **kwargs):
+    """E010: AUTOTUNE (self-tuning) is a dict of known options with valid values."""
+    return [
+        Error(problem, hint="See docs/evaluation.md, Self-tuning.", id="wagtail_neural_feed.E010")
+        for problem in autotune_problems()
+    ]
 
 
 PRIVATE_LISTS_MIDDLEWARE = "wagtail_neural_feed.middleware.PrivateListsMiddleware"

@@ -113,6 +113,24 @@ DEFAULTS: dict[str, Any] = {
     # held-out events than this (half validate, half test): below a few
     # hundred, a better NDCG@10 is mostly noise.
     "TUNE_MIN_EVENTS": 400,
+    # Self-tuning (docs/evaluation.md): a scheduled job (the Celery task
+    # "wagtail_neural_feed.autotune" or manage.py neural_feed_autotune) tunes
+    # each admin feed on the last SINCE_DAYS of history and applies the best
+    # setting only when its NDCG gain on the test split exceeds MARGIN. Feeds
+    # declared in code are only reported on. Keys left out keep these values.
+    "AUTOTUNE": {
+        "ENABLED": False,
+        # Slugs to tune; empty = every admin feed.
+        "FEEDS": [],
+        "MARGIN": 0.005,
+        "SINCE_DAYS": 28,
+        "SPLIT": "time",
+        "TRIALS": 24,
+        # Hold out at most the latest N events (bounds the job's run time).
+        "MAX_EVENTS": 2000,
+        "CONTEXT": "none",
+        "SEED": 0,
+    },
     # Dotted paths of Feed subclasses to register (besides @register_feed).
     "FEEDS": [],
     # --- rendered lists (blocks, template tags) ----------------------------
@@ -129,6 +147,10 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: Settings that are dicts of options: a user's dict is laid over the defaults.
+MERGED_SETTINGS = frozenset({"AUTOTUNE"})
+
+
 class NeuralFeedSettings:
     """Attribute access to ``WAGTAIL_NEURAL_FEED`` with defaults, read on first use."""
 
@@ -140,7 +162,10 @@ class NeuralFeedSettings:
             raise AttributeError(f"Unknown {SETTINGS_NAME} setting: {name!r}")
         if name not in self._cache:
             user = getattr(settings, SETTINGS_NAME, {}) or {}
-            self._cache[name] = user.get(name, DEFAULTS[name])
+            value = user.get(name, DEFAULTS[name])
+            if name in MERGED_SETTINGS and isinstance(value, dict):
+                value = {**DEFAULTS[name], **value}
+            self._cache[name] = value
         return self._cache[name]
 
     def reload(self) -> None:

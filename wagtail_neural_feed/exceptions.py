@@ -33,3 +33,7 @@ class PageNotAvailable(NeuralFeedError, LookupError):
 
 class EvaluationError(NeuralFeedError):
     """An evaluation or tuning run cannot give a trustworthy answer (e.g. too few events)."""
+
+
+class TuningError(NeuralFeedError):
+    """A tuned setting cannot be applied or reverted (the message says why)."""

@@ -17,6 +17,7 @@ JOBS: dict[str, str] = {
     "recompute_source_profile": "wagtail_neural_feed.profiles.recompute_source_profile",
     "sweep": "wagtail_neural_feed.sweep.sweep",
     "refresh_popularity": "wagtail_neural_feed.popularity.refresh_popularity",
+    "autotune": "wagtail_neural_feed.autotune.run_autotune",
 }
 
 #: Jobs taking one list of ids, where one run over the union of several

@@ -55,10 +55,29 @@ def refresh_popularity() -> int:
     return job_function("refresh_popularity")()
 
 
+@shared_task(name=celery_task_name("autotune"), acks_late=True, reject_on_worker_lost=True)
+def autotune() -> list[dict]:
+    """Self-tuning (off unless ``AUTOTUNE["ENABLED"]``): for beat, e.g. once a night.
+
+    Not retried on failure: a run takes minutes and the next scheduled one
+    starts from scratch; a run already under way elsewhere makes this one a no-op.
+    """
+    return job_function("autotune")()
+
+
 #: Add to ``app.conf.beat_schedule`` (``app.conf.beat_schedule.update(BEAT_SCHEDULE)``).
 BEAT_SCHEDULE = {
     "wagtail-neural-feed-sweep": {
         "task": celery_task_name("sweep"),
         "schedule": 300.0,
+    },
+}
+
+#: Self-tuning once a day; add it too when ``AUTOTUNE["ENABLED"]`` is on
+#: (``app.conf.beat_schedule.update(AUTOTUNE_BEAT_SCHEDULE)``; a crontab works as well).
+AUTOTUNE_BEAT_SCHEDULE = {
+    "wagtail-neural-feed-autotune": {
+        "task": celery_task_name("autotune"),
+        "schedule": 86400.0,
     },
 }

@@ -15,6 +15,12 @@ from wagtail.snippets.models import register_snippet
 from .admin import views
 from .admin.feed_views import EDIT_ACTION, AdminFeedViewSet, FeedEditLogFormatter
 from .admin.stats import home_summary
+from .admin.tuning import (
+    REVERT_ACTION,
+    TUNE_ACTION,
+    FeedRevertLogFormatter,
+    FeedTuneLogFormatter,
+)
 from .admin.views import can_view_dashboard
 from .conf import neural_feed_settings
 from .exceptions import InvalidInteraction
@@ -53,6 +59,7 @@ def register_admin_urls():
         path("", views.DashboardView.as_view(), name="dashboard"),
         path("retry/", views.RetryView.as_view(), name="retry"),
         path("preview/", views.PreviewView.as_view(), name="preview"),
+        path("tuning/<int:pk>/revert/", views.RevertTuningView.as_view(), name="revert_tuning"),
     ]
     return [path("neural-feed/", include((urls, "wagtail_neural_feed_admin")))]
 
@@ -85,6 +92,8 @@ def register_dashboard_permission():
 @hooks.register("register_log_actions")
 def register_feed_log_actions(actions):
     actions.register_action(EDIT_ACTION)(FeedEditLogFormatter)
+    actions.register_action(TUNE_ACTION)(FeedTuneLogFormatter)
+    actions.register_action(REVERT_ACTION)(FeedRevertLogFormatter)
 
 
 class RecommendationsSummaryPanel(Component):

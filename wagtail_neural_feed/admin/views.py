@@ -1,4 +1,4 @@
-"""Admin views: the recommendations dashboard, the retry action and the reader preview."""
+"""Admin views: the recommendations dashboard, the retry and revert actions, the reader preview."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -19,15 +19,20 @@ from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.widgets import AdminPageChooser
 from wagtail.models import Page
 
-from ..exceptions import NeuralFeedError
+from ..exceptions import NeuralFeedError, TuningError
 from ..feeds import registered_feeds
+from ..models import TuningChange
 from . import stats
 from .charts import line_chart
+from .evaluations import autotune_status, evaluation_rows, recent_tuning
 from .preview import READER_KINDS, preview
+from .tuning import revert_change
 
 logger = logging.getLogger(__name__)
 
 DASHBOARD_PERMISSION = "wagtail_neural_feed.view_dashboard"
+#: Reverting a tuning change edits the feed: the same permission as editing it.
+CHANGE_FEED_PERMISSION = "wagtail_neural_feed.change_adminfeed"
 
 
 def can_view_dashboard(user: Any) -> bool:
@@ -60,6 +65,7 @@ class DashboardView(DashboardPermissionMixin, WagtailAdminTemplateMixin, Templat
         activity = stats.activity()
         click_through = stats.click_through_stats()
         ctr_days = activity["days"][-14:]
+        evaluations = evaluation_rows()
         context.update(
             coverage=stats.coverage(),
             health=stats.background_health(),
@@ -70,6 +76,11 @@ class DashboardView(DashboardPermissionMixin, WagtailAdminTemplateMixin, Templat
             preview_url=reverse("wagtail_neural_feed_admin:preview"),
             retry_url=reverse("wagtail_neural_feed_admin:retry"),
             feeds=sorted(registered_feeds().values(), key=lambda c: c.slug),
+            evaluations=evaluations,
+            evaluations_stored=any(row.run for row in evaluations),
+            tuning_changes=recent_tuning(),
+            autotune=autotune_status(),
+            can_revert=self.request.user.has_perm(CHANGE_FEED_PERMISSION),
         )
         return context
 
@@ -86,6 +97,28 @@ class RetryView(DashboardPermissionMixin, TemplateView):
             request, _("%(count)d pages queued for embedding.") % {"count": len(queued)}
         )
         return redirect("wagtail_neural_feed_admin:dashboard")
+
+
+class RevertTuningView(DashboardPermissionMixin, TemplateView):
+    """POST: restore the setting a tuning change replaced (needs the feed change permission)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, pk: int, **kwargs: Any) -> HttpResponse:
+        if not request.user.has_perm(CHANGE_FEED_PERMISSION):
+            return permission_denied(request, PermissionDenied())
+        change = get_object_or_404(TuningChange, pk=pk)
+        try:
+            revert_change(change, user=request.user)
+        except TuningError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                _("Feed “%(feed)s” is back to its setting before this change.")
+                % {"feed": change.feed},
+            )
+        return redirect(reverse("wagtail_neural_feed_admin:dashboard") + "#nf-tuning")
 
 
 class PreviewForm(forms.Form):

@@ -2,6 +2,7 @@
 
 from .admin_feeds import AdminFeed, RecommendationSettings
 from .embeddings import DENORMALISED_COLUMNS, FILTER_COLUMNS, EmbeddingStatus, PageEmbedding
+from .evaluations import EvaluationRun, TuningChange
 from .hot import HotPage, HotTier
 from .impressions import Impression
 from .mixins import RecommendablePageMixin
@@ -13,6 +14,7 @@ __all__ = [
     "FILTER_COLUMNS",
     "AdminFeed",
     "EmbeddingStatus",
+    "EvaluationRun",
     "HotPage",
     "HotTier",
     "Impression",
@@ -23,4 +25,5 @@ __all__ = [
     "ReaderProfile",
     "RecommendablePageMixin",
     "RecommendationSettings",
+    "TuningChange",
 ]

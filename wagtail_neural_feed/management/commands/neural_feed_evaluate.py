@@ -1,6 +1,9 @@
 """Replay the site's interaction history and score a feed against baselines (or tune it).
 
-Nothing is changed: the replay runs in a transaction that is rolled back.
+The replay runs in a transaction that is rolled back; afterwards the results are
+stored (an ``EvaluationRun``, shown on the dashboard) unless ``--no-save``, and
+``--tune --apply`` saves the tuned setting into an admin feed (or prints the
+``Feed`` class to paste for a feed declared in code).
 See docs/evaluation.md for the method and what each number means.
 """
 
@@ -13,13 +16,16 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from ...admin.tuning import apply_tuning
 from ...evaluation.history import SPLITS
 from ...evaluation.rankers import Ranker, baselines, co_read_ranker
+from ...evaluation.records import evaluation_payload, store_evaluation, tuning_payload
 from ...evaluation.replay import Replay, ReplayResult
 from ...evaluation.report import format_table
 from ...evaluation.tuning import TUNED_FIELDS, TuneResult, feed_class_source, tune
 from ...exceptions import NeuralFeedError
-from ...feeds import get_feed_config
+from ...feeds import code_feeds, get_feed_config
+from ...models import AdminFeed, EvaluationRun, TuningChange
 
 
 class Command(BaseCommand):
@@ -60,7 +66,16 @@ class Command(BaseCommand):
         parser.add_argument("--trials", type=int, default=24, help="Settings tried by --tune.")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
-            "--apply", action="store_true", help="With --tune: print the Feed class to paste."
+            "--apply",
+            action="store_true",
+            help="With --tune: save the best setting into an admin feed (when it gains on the "
+            "test split), or print the Feed class to paste for a feed declared in code.",
+        )
+        parser.add_argument(
+            "--no-save",
+            dest="save",
+            action="store_false",
+            help="Do not store the results for the dashboard.",
         )
 
     def handle(self, *args, **options) -> None:
@@ -69,6 +84,7 @@ class Command(BaseCommand):
             raise CommandError("--apply needs --tune.")
         if not 1 <= options["k"] <= 100:
             raise CommandError("--k must be from 1 to 100.")
+        started = timezone.now()
         try:
             config = get_feed_config(options["feed"])
             replay_options = {
@@ -87,13 +103,17 @@ class Command(BaseCommand):
                     progress=self._progress,
                     **replay_options,
                 )
-                payload = self._report_tuning(result, options["apply"])
+                payload = self._report_tuning(result)
+                run = self._save(payload, "tune", started, options)
+                if options["apply"]:
+                    self._apply(result, run)
             else:
                 rankers = [Ranker("feed", config), *baselines(config)]
                 if options["co_read"]:
                     rankers.append(co_read_ranker(config))
                 replay = Replay(config, rankers=rankers, progress=self._progress, **replay_options)
                 payload = self._report(replay.run(), config.slug, options["k"])
+                self._save(payload, "evaluate", started, options)
         except NeuralFeedError as error:
             raise CommandError(str(error)) from error
         if options["json_path"]:
@@ -113,29 +133,19 @@ class Command(BaseCommand):
         self.stderr.flush()
 
     def _report(self, result: ReplayResult, feed: str, k: int) -> dict:
-        summary = result.summary
-        results = result.report.as_dict(result.catalogue_size)
+        payload = evaluation_payload(result, feed, k)
         self.stdout.write(
-            f"Feed {feed!r}: {summary.held_out} held-out events of {summary.events} "
-            f"interactions; catalogue {result.catalogue_size} pages."
+            f"Feed {feed!r}: {payload['held_out']} held-out events of {payload['events']} "
+            f"interactions; catalogue {payload['catalogue']} pages."
         )
-        self.stdout.write(format_table(results, k))
+        self.stdout.write(format_table(payload["rankers"], k))
         self.stdout.write(
             f"{result.events_per_second:.0f} held-out events/s "
-            f"({len(results)} rankers each, {result.seconds:.1f} s)."
+            f"({len(payload['rankers'])} rankers each, {result.seconds:.1f} s)."
         )
-        return {
-            "feed": feed,
-            "k": k,
-            "events": summary.events,
-            "held_out": summary.held_out,
-            "cutoff": summary.cutoff,
-            "catalogue": result.catalogue_size,
-            "events_per_second": result.events_per_second,
-            "rankers": results,
-        }
+        return payload
 
-    def _report_tuning(self, result: TuneResult, apply: bool) -> dict:
+    def _report_tuning(self, result: TuneResult) -> dict:
         k = result.replay.report.k
         self.stdout.write(
             f"Tried {result.trials} settings on {result.validation_events} validation events; "
@@ -150,21 +160,45 @@ class Command(BaseCommand):
         )
         if result.best == result.current:
             self.stdout.write("The current setting is already the best tried.")
-        elif apply:
+        return tuning_payload(result)
+
+    def _save(self, payload: dict, kind: str, started, options: dict) -> EvaluationRun | None:
+        """Store the run for the dashboard (after the replay's rollback)."""
+        if not options["save"]:
+            return None
+        keys = ("since", "max_events", "min_history", "context", "co_read", "trials", "seed")
+        run = store_evaluation(
+            payload,
+            kind=kind,
+            split=options["split"],
+            started_at=started,
+            options={key: options[key] for key in keys},
+        )
+        if self.verbosity >= 2:
+            self.stdout.write(f"Stored as evaluation run {run.pk}.")
+        return run
+
+    def _apply(self, result: TuneResult, run: EvaluationRun | None) -> None:
+        """An admin feed takes the setting; a code feed gets the class to paste."""
+        if result.best == result.current:
+            return
+        slug = result.current.slug
+        feed = None if slug in code_feeds() else AdminFeed.objects.filter(slug=slug).first()
+        if feed is None:
             self.stdout.write("Paste into your feeds module (keep your feed's other attributes):")
             self.stdout.write(feed_class_source(result.best))
-        return {
-            "feed": result.current.slug,
-            "k": k,
-            "trials": result.trials,
-            "validation_events": result.validation_events,
-            "test_events": result.test_events,
-            "validation_ndcg": {"current": result.validation[0], "best": result.validation[1]},
-            "test_ndcg": {"current": result.test[0], "best": result.test[1]},
-            "gain": result.gain,
-            "best": {field: getattr(result.best, field) for field in TUNED_FIELDS},
-            "events_per_second": result.replay.events_per_second,
-        }
+            return
+        if not result.gain > 0:
+            self.stdout.write(
+                f"Not applied: the best setting does not gain on the test split "
+                f"({result.gain:+.4f}); feed {slug!r} keeps its setting."
+            )
+            return
+        change = apply_tuning(feed, result, source=TuningChange.Source.MANUAL, evaluation=run)
+        self.stdout.write(
+            f"Applied to admin feed {slug!r} (change {change.pk}; revert it on the "
+            "Recommendations dashboard)."
+        )
 
 
 def _parse_since(value: str | None) -> datetime | None:
