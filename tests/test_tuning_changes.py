@@ -13,6 +13,8 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.management import call_command
@@ -20,8 +22,10 @@ from django.test import Client, TestCase, override_settings
 from wagtail.models import ModelLogEntry, Site
 
 from tests.factories import SectionPageFactory
+from tests.helpers import wait_until
 from tests.news_world import build_news_world
 from tests.test_admin_views import DASHBOARD, editor
+from tests.test_celery import celery_dispatch, make_app  # noqa: F401  (a fixture)
 from wagtail_neural_feed import recommend
 from wagtail_neural_feed.admin.tuning import REVERT_ACTION, TUNE_ACTION, save_feed_values
 from wagtail_neural_feed.admin_feeds import VERSION_KEY
@@ -30,6 +34,8 @@ from wagtail_neural_feed.checks import check_autotune
 from wagtail_neural_feed.evaluation.records import tuned_values
 from wagtail_neural_feed.feeds import get_feed_config
 from wagtail_neural_feed.models import AdminFeed, EvaluationRun, Reader, TuningChange
+from wagtail_neural_feed.tasks import AUTOTUNE_BEAT_SCHEDULE
+from wagtail_neural_feed.tasks import autotune as autotune_task
 
 TUNING = {
     "ENCODER": "wagtail_neural_feed.encoders.HashingEncoder",
@@ -217,6 +223,29 @@ def test_autotune_keeps_below_the_margin_applies_above_it_and_respects_a_revert(
     assert again["outcome"] == "kept" and "reverted" in again["reason"]
     news_feed.refresh_from_db()
     assert news_feed.to_config() == original
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_autotune_task_runs_in_a_celery_worker(celery_dispatch, news_section, site, settings):  # noqa: F811
+    """The beat entry's task, sent through a real Redis broker to a real worker."""
+    recency_world(news_section)
+    feed = AdminFeed.objects.create(site=site, title="News", slug="news", section=news_section)
+    settings.WAGTAIL_NEURAL_FEED = {
+        **settings.WAGTAIL_NEURAL_FEED,
+        **TUNING,
+        "DISPATCH": "auto",
+        "AUTOTUNE": AUTOTUNE,
+    }
+    app = make_app(django_settings.REDIS_URL, settings)
+    [entry] = AUTOTUNE_BEAT_SCHEDULE.values()
+    assert entry["task"] == autotune_task.name == "wagtail_neural_feed.autotune"
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+        app.send_task(entry["task"])
+        assert wait_until(lambda: TuningChange.objects.exists(), timeout=300)
+    change = TuningChange.objects.get()
+    assert (change.source, change.outcome) == ("auto", "applied")
+    feed.refresh_from_db()
+    assert feed.freshness_weight == change.after["freshness_weight"] > 0.2
 
 
 def test_autotune_only_reports_on_code_feeds(news_section, caplog):
