@@ -111,9 +111,9 @@ class TuningChange(models.Model):
 
     @property
     def changed_fields(self) -> list[tuple[str, object, object]]:
-        """(field, before, after) for each tuned value that differs."""
+        """(label, before, after) for each tuned value that differs ("Freshness weight")."""
         return [
-            (name, self.before.get(name), value)
+            (_label(name), self.before.get(name), value)
             for name, value in self.after.items()
             if self.before.get(name) != value
         ]
@@ -125,3 +125,11 @@ class TuningChange(models.Model):
             and self.reverted_at is None
             and self.admin_feed_id is not None
         )
+
+
+def _label(name: str) -> str:
+    """An admin feed field's label, or the name itself."""
+    try:
+        return str(AdminFeed._meta.get_field(name).verbose_name).capitalize()
+    except Exception:
+        return name
