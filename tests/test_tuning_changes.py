@@ -162,7 +162,16 @@ def test_tune_apply_saves_into_the_admin_feed_and_the_next_list_uses_it(news_fee
             + config.popularity_weight * parts.popularity,
             abs=1e-4,
         )
-    assert any(page.recommendation.freshness > 0.01 for page in pages)
+    old_scores = [
+        before.similarity_weight * page.recommendation.similarity
+        + before.freshness_weight * page.recommendation.freshness
+        + before.popularity_weight * page.recommendation.popularity
+        for page in pages
+    ]
+    assert any(
+        abs(page.recommendation.score - old) > 1e-3
+        for page, old in zip(pages, old_scores, strict=True)
+    )
 
 
 def test_tune_apply_for_a_code_feed_prints_the_class_and_changes_nothing(news_section):
