@@ -359,6 +359,8 @@ def test_revert_needs_a_csrf_token(news_feed):
 def test_revert_refuses_when_the_feed_was_edited_since(admin_client, news_feed):
     change = applied_change(news_feed)
     save_feed_values(news_feed, {"freshness_weight": 3.0})
+    html = admin_client.get(DASHBOARD).content.decode()
+    assert "Feed edited since" in html and f"tuning/{change.pk}/revert/" not in html
     response = admin_client.post(f"/admin/neural-feed/tuning/{change.pk}/revert/", follow=True)
     assert "was edited after this change" in response.content.decode()
     news_feed.refresh_from_db()

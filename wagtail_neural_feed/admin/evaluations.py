@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..conf import neural_feed_settings
-from ..evaluation.records import headline, latest_evaluations
+from ..evaluation.records import headline, latest_evaluations, tuned_values
+from ..exceptions import NeuralFeedError
 from ..feeds import registered_feeds
 from ..models import EvaluationRun, TuningChange
+from .tuning import same_values
 
 RECENT_CHANGES = 20
 
@@ -42,12 +44,24 @@ def evaluation_rows() -> list[FeedEvaluation]:
 
 
 def recent_tuning() -> list[TuningChange]:
-    """The latest tuning decisions, newest first."""
-    return list(
-        TuningChange.objects.select_related("reverted_by").order_by("-created_at", "-pk")[
-            :RECENT_CHANGES
-        ]
+    """The latest tuning decisions, newest first, each with ``can_revert_now``: applied, not
+    reverted, and its feed still has the values it set (else a revert would be refused)."""
+    changes = list(
+        TuningChange.objects.select_related("reverted_by", "admin_feed").order_by(
+            "-created_at", "-pk"
+        )[:RECENT_CHANGES]
     )
+    for change in changes:
+        change.can_revert_now = change.revertible and _still_in_place(change)
+    return changes
+
+
+def _still_in_place(change: TuningChange) -> bool:
+    try:
+        current = tuned_values(change.admin_feed.to_config())
+    except NeuralFeedError:
+        return False
+    return same_values(current, change.after)
 
 
 def autotune_status() -> dict[str, Any]:
