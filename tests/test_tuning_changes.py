@@ -17,7 +17,7 @@ from celery.contrib.testing.worker import start_worker
 from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client, TestCase, override_settings
 from wagtail.models import ModelLogEntry, Site
 
@@ -296,6 +296,8 @@ def test_the_autotune_setting_is_checked():
         assert part in text
     with override_settings(WAGTAIL_NEURAL_FEED={"AUTOTUNE": ["on"]}):
         assert "must be a dict" in check_autotune()[0].msg
+        with pytest.raises(CommandError, match="must be a dict"):
+            call_command("neural_feed_autotune", stdout=StringIO())
     # A partial dict keeps the other defaults.
     with override_settings(WAGTAIL_NEURAL_FEED={"AUTOTUNE": {"ENABLED": True}}):
         assert check_autotune() == []

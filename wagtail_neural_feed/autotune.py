@@ -108,12 +108,12 @@ def run_autotune(*, force: bool = False, now: datetime | None = None) -> list[di
     run holds the lock.
     """
     options = neural_feed_settings.AUTOTUNE
-    if not (options.get("ENABLED") or force):
-        logger.info("Self-tuning is off (WAGTAIL_NEURAL_FEED['AUTOTUNE']['ENABLED'])")
-        return []
     problems = autotune_problems(options)
     if problems:
         raise NeuralFeedConfigurationError("; ".join(problems))
+    if not (options["ENABLED"] or force):
+        logger.info("Self-tuning is off (WAGTAIL_NEURAL_FEED['AUTOTUNE']['ENABLED'])")
+        return []
     now = now or timezone.now()
     with _single_run() as acquired:
         if not acquired:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...autotune import run_autotune
+from ...autotune import autotune_problems, run_autotune
 from ...conf import neural_feed_settings
 from ...exceptions import NeuralFeedError
 
@@ -25,7 +25,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        if not (neural_feed_settings.AUTOTUNE.get("ENABLED") or options["force"]):
+        problems = autotune_problems()
+        if problems:
+            raise CommandError("; ".join(problems))
+        if not (neural_feed_settings.AUTOTUNE["ENABLED"] or options["force"]):
             self.stdout.write(
                 "Self-tuning is off: set WAGTAIL_NEURAL_FEED['AUTOTUNE']['ENABLED'] = True "
                 "(or pass --force for one run)."
