@@ -13,6 +13,7 @@ import json
 from datetime import datetime, time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -167,13 +168,17 @@ class Command(BaseCommand):
         if not options["save"]:
             return None
         keys = ("since", "max_events", "min_history", "context", "co_read", "trials", "seed")
-        run = store_evaluation(
-            payload,
-            kind=kind,
-            split=options["split"],
-            started_at=started,
-            options={key: options[key] for key in keys},
-        )
+        try:
+            run = store_evaluation(
+                payload,
+                kind=kind,
+                split=options["split"],
+                started_at=started,
+                options={key: options[key] for key in keys},
+            )
+        except DatabaseError as error:  # e.g. not migrated: keep the results printed
+            self.stderr.write(f"Results not stored for the dashboard ({error}); run migrate?")
+            return None
         if self.verbosity >= 2:
             self.stdout.write(f"Stored as evaluation run {run.pk}.")
         return run
