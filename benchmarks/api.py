@@ -21,6 +21,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -171,6 +172,21 @@ def in_process_overhead(world: dict, *, queries: int = 200) -> list[list]:
     return rows
 
 
+def print_profile(folder: str) -> None:
+    """The busiest worker's profile: own time and cumulative time, top entries each."""
+    import pstats
+    from pathlib import Path
+
+    dumps = sorted(Path(folder).glob("worker-*.prof"))
+    if not dumps:
+        print("no worker wrote a profile")
+        return
+    stats = max((pstats.Stats(str(path)) for path in dumps), key=lambda s: s.total_tt)
+    print(f"\nprofile of one worker ({len(dumps)} written), {stats.total_tt:.2f} s profiled")
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(40)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=10_000)
@@ -179,9 +195,22 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rebuild", action="store_true", help="rebuild the world")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run each worker under cProfile and print where one worker's time went",
+    )
+    parser.add_argument(
+        "--list-cache",
+        type=int,
+        default=60,
+        help="LIST_CACHE_SECONDS in the workers (0: every request ranks its list)",
+    )
+    parser.add_argument("--case", action="append", default=[], help="only cases containing this")
     args = parser.parse_args()
     os.environ["NEURAL_FEED_BENCH_DB"] = f"{BASE_DB}_{args.size}"
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.api_settings"
+    os.environ["NEURAL_FEED_BENCH_LIST_CACHE"] = str(args.list_cache)
     setup_django("benchmarks.api_settings")
     from django.db import connections
 
@@ -189,7 +218,10 @@ def main() -> None:
 
     world = build_world(args.size, readers=args.readers, rebuild=args.rebuild)
     cases = build_cases(world, random.Random(args.size))
+    if args.case:
+        cases = {name: r for name, r in cases.items() if any(c in name for c in args.case)}
     connections.close_all()
+    profile_dir = tempfile.mkdtemp(prefix="nf-api-profile-") if args.profile else None
     server = subprocess.Popen(
         [
             sys.executable,
@@ -208,7 +240,11 @@ def main() -> None:
             "warning",
         ],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            **({"NEURAL_FEED_PROFILE": profile_dir} if profile_dir else {}),
+        },
     )
     rows = []
     try:
@@ -231,10 +267,14 @@ def main() -> None:
         server.wait(timeout=30)
     print_table(
         f"JSON API through gunicorn ({args.workers} sync workers, {args.clients} keep-alive "
-        f"clients, {args.seconds:g} s per case, loopback, {args.size} pages)",
+        f"clients, {args.seconds:g} s per case, loopback, {args.size} pages, "
+        f"LIST_CACHE_SECONDS={args.list_cache}, load average {os.getloadavg()[0]:.1f})",
         ["case", "requests/s", "p50 ms", "p95 ms", "200 responses", "errors"],
         rows,
     )
+    if profile_dir:
+        print_profile(profile_dir)
+        return
     print_table(
         "the API's own cost, in-process, one request at a time (anonymous, limit 10)",
         ["path", "CPU ms / list", "wall ms / list"],

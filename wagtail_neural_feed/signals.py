@@ -22,6 +22,7 @@ from wagtail.signals import page_published, page_unpublished, post_page_move
 from . import indexing
 from .admin_feeds import connect_admin_feed_receivers
 from .pagetypes import is_recommendable
+from .sites import connect_site_receivers
 from .sources import connect_source_receivers
 from .tracking import merge_on_login
 
@@ -108,3 +109,5 @@ def register_signal_handlers() -> None:
     connect_source_receivers()
     # Admin feeds and site settings: saves reach every process's feed registry.
     connect_admin_feed_receivers()
+    # Sites resolved once per process (sites.py): a saved site reaches every process.
+    connect_site_receivers()

@@ -9,11 +9,12 @@ from __future__ import annotations
 import sys
 import time
 
+import numpy as np
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.management.base import BaseCommand, CommandError
 
-from ... import indexing
+from ... import bulk, indexing
 from ...encoders import get_encoder
 from ...models import EmbeddingStatus, PageEmbedding
 from ...pagetypes import is_recommendable, recommendable_content_type_ids
@@ -52,8 +53,47 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Report what would be embedded; change nothing."
         )
+        bulk = parser.add_argument_group(
+            "bulk load of precomputed vectors (very large sites; docs/operations.md)"
+        )
+        bulk.add_argument(
+            "--from-npy",
+            metavar="VECTORS.npy",
+            help="Load these vectors (a 2-D .npy array, one row per page) instead of encoding.",
+        )
+        bulk.add_argument(
+            "--ids", metavar="IDS.npy", help="The page id of each vector row (a 1-D .npy array)."
+        )
+        bulk.add_argument(
+            "--model-name",
+            help="The model that made the vectors (default: the configured encoder's).",
+        )
+        bulk.add_argument(
+            "--skip-text-hash",
+            action="store_true",
+            help="Do not read each page's text (faster); the next plain run re-encodes them all.",
+        )
+        bulk.add_argument(
+            "--keep-index",
+            action="store_true",
+            help="Write into the live HNSW index instead of dropping and rebuilding it.",
+        )
+        bulk.add_argument(
+            "--maintenance-work-mem",
+            metavar="SIZE",
+            help="For the index build, e.g. 3GB (default: estimated from the rows).",
+        )
+        bulk.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help="max_parallel_maintenance_workers for the index build.",
+        )
 
     def handle(self, *args, **options) -> None:
+        if options["from_npy"] or options["ids"]:
+            self._bulk_load(options)
+            return
         content_type_ids = self._content_type_ids(options["page_type"])
         dry_run = options["dry_run"]
         encoder = get_encoder()
@@ -101,6 +141,44 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{failed} page(s) failed to embed; see PageEmbedding.error, "
                 "then rerun with --failed."
+            )
+
+    def _bulk_load(self, options) -> None:
+        if not (options["from_npy"] and options["ids"]):
+            raise CommandError("--from-npy and --ids go together: the vectors and their page ids.")
+        try:
+            vectors = np.load(options["from_npy"], mmap_mode="r")
+            ids = np.load(options["ids"])
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"Cannot read the .npy files: {exc}") from exc
+        model_name = options["model_name"] or get_encoder().model_name
+        try:
+            result = bulk.load_vectors(
+                ids,
+                vectors,
+                model_name=model_name,
+                hash_text=not options["skip_text_hash"],
+                rebuild_index=not options["keep_index"],
+                chunk_size=options["batch_size"] or bulk.DEFAULT_CHUNK,
+                maintenance_work_mem=options["maintenance_work_mem"],
+                parallel_workers=options["workers"],
+                progress=self._progress,
+            )
+        except bulk.BulkLoadError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write("")
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Loaded {result.loaded} vector(s) in {result.load_seconds:.1f}s; "
+                f"HNSW index built in {result.index_seconds:.1f}s."
+            )
+        )
+        if result.skipped:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"Skipped {len(result.skipped)} id(s) with no recommendable page: "
+                    f"{result.skipped[:10]}"
+                )
             )
 
     def _content_type_ids(self, labels: list[str]) -> list[int]:
