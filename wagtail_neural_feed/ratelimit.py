@@ -6,7 +6,8 @@ previous window's count weighted by how much of it still overlaps the last
 followed by a burst at the start of the next is still one minute's worth.
 Only ``cache.add`` and the atomic ``cache.incr``/``decr`` are used, so every
 process sharing the cache (Redis, Memcached) shares the limit; refused
-requests are not counted.
+requests are not counted. An allowed request costs two cache round trips
+(increment this window's counter, read the previous one).
 
 Behind reverse proxies every request comes from the proxy's address, so the
 client is read from ``X-Forwarded-For`` when ``TRUSTED_PROXY_COUNT`` says how
@@ -33,13 +34,7 @@ def allow(key: str, limit: int, *, window: float = 60.0, now: float | None = Non
     now = time.time() if now is None else now
     slot = int(now // window)
     current = f"{KEY_PREFIX}:{key}:{slot}"
-    timeout = int(window * 2) + 1  # the window after this one still reads it
-    cache.add(current, 0, timeout=timeout)
-    try:
-        count = cache.incr(current)
-    except ValueError:  # evicted between add and incr
-        cache.set(current, 1, timeout=timeout)
-        count = 1
+    count = _count(current, timeout=int(window * 2) + 1)  # the next window still reads it
     previous = cache.get(f"{KEY_PREFIX}:{key}:{slot - 1}") or 0
     overlap = 1.0 - (now - slot * window) / window
     if previous * overlap + count > limit:
@@ -47,6 +42,22 @@ def allow(key: str, limit: int, *, window: float = 60.0, now: float | None = Non
             cache.decr(current)  # a refused request does not use up the allowance
         return False
     return True
+
+
+def _count(key: str, *, timeout: int) -> int:
+    """Add one to ``key``'s counter and return it: one cache round trip when the
+    window's counter exists (every request but a window's first), three at most."""
+    try:
+        return cache.incr(key)
+    except ValueError:  # the window's first request (or the counter was evicted)
+        pass
+    if cache.add(key, 1, timeout=timeout):
+        return 1
+    try:  # another process started the window meanwhile
+        return cache.incr(key)
+    except ValueError:  # evicted again at once: count this request alone
+        cache.set(key, 1, timeout=timeout)
+        return 1
 
 
 def client_address(request: HttpRequest) -> str:
