@@ -24,6 +24,7 @@ from django.test import TestCase
 from wagtail.models import Page
 
 from tests.helpers import axis, ids, set_embedding, unit
+from tests.test_blocks import related
 from tests.testapp.models import ListingPage
 from wagtail_neural_feed import recommend, replicas, similar_pages
 from wagtail_neural_feed.models import (
@@ -134,16 +135,22 @@ def api_list(client, **params) -> list[int]:
     return [item["id"] for item in response.json()["items"]]
 
 
-def test_every_list_surface_is_ranked_on_the_replica(replica, client, articles, home, rf):
+def test_every_list_surface_is_ranked_on_the_replica(
+    replica, client, articles, home, rf, make_article
+):
     listing = ListingPage(title="Listing", slug="listing")
     home.add_child(instance=listing)
     host = articles[0]
+    blocks = make_article(
+        "Blocks", related=related(("recommended", {"count": 3}), ("similar", {"count": 3}))
+    )
     replica.wait_for_replay()
     request = rf.get("/", HTTP_USER_AGENT="Mozilla/5.0")
     surfaces = {
         "recommend()": lambda: recommend(None, limit=3),
         "similar_pages()": lambda: similar_pages(host, limit=3),
         "template tags": lambda: client.get(listing.url, HTTP_USER_AGENT="Mozilla/5.0"),
+        "StreamField blocks": lambda: client.get(blocks.url, HTTP_USER_AGENT="Mozilla/5.0"),
         "JSON API": lambda: api_list(client, limit=3),
         "JSON API similar": lambda: client.get(f"/neural-feed/similar/{host.pk}/"),
         "Wagtail API v2": lambda: client.get("/api/v2/recommendations/?limit=3"),
@@ -158,6 +165,11 @@ def test_every_list_surface_is_ranked_on_the_replica(replica, client, articles, 
         assert not primary.writes and not standby.writes, name
         # The pages themselves come from the replica too.
         assert any('"wagtailcore_page"' in sql and "ANY" in sql for sql in standby.sql), name
+    # Called from Python, a list asks nothing of the primary at all.
+    with logs() as (primary, standby):
+        recommend(request, limit=3, context_page=host)
+        similar_pages(host, limit=3)
+    assert primary.sql == [] and standby.ranked == 2
 
 
 def test_a_list_shows_what_the_replica_has_replayed(replica, articles, make_article, settings):
@@ -308,3 +320,35 @@ def test_a_replica_that_goes_down_costs_a_warning_not_a_list(
     with logs() as (primary, standby):
         assert ids(recommend(None, limit=3)) == expected
     assert standby.ranked == 1 and primary.ranked == 0
+
+
+class ReadsToReplicaRouter:
+    """A site's blanket router: every ORM read on the replica (Django's docs' example)."""
+
+    def db_for_read(self, model, **hints):
+        return "replica"
+
+    def db_for_write(self, model, **hints):
+        return "default"
+
+    def allow_relation(self, obj1, obj2, **hints):
+        return True
+
+
+@pytest.mark.parametrize("ours_first", [True, False], ids=["with NeuralFeedRouter", "without"])
+def test_our_router_keeps_profile_updates_off_a_lagging_replica(
+    replica, client, articles, regular, settings, ours_first
+):
+    """A site that reads everything from the replica would make a profile
+    update read the reader's interactions there: with the replica behind, the
+    like it was scheduled for is not folded in. NeuralFeedRouter first keeps
+    this app's own queries on the primary."""
+    blanket = "tests.test_replica.ReadsToReplicaRouter"
+    ours = "wagtail_neural_feed.routers.NeuralFeedRouter"
+    settings.DATABASE_ROUTERS = [ours, blanket] if ours_first else [blanket]
+    replica.wait_for_replay()
+    with replica.replay_paused():
+        like(client, articles[2])
+        profile = ReaderProfile.objects.using("default").get(reader=regular)
+    folded = profile.last_interaction_id == Interaction.objects.using("default").get().pk
+    assert folded is ours_first

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from functools import partial
@@ -47,8 +48,10 @@ MARKER_PREFIX = "neural_feed:wrote"
 _chosen: ContextVar[str | None] = ContextVar("neural_feed_read_alias", default=None)
 #: monotonic time until which the replica is not tried (it failed).
 _down_until = 0.0
-#: The furthest WAL position this process has seen the replica replay.
-_replayed = 0
+#: The furthest WAL position each open replica connection has been seen to
+#: replay (per connection: behind a balancer, two connections may reach two
+#: servers; a connection stays with one, whose position only grows).
+_replayed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def configured_alias() -> str:
@@ -138,22 +141,23 @@ def parse_lsn(text: str) -> int:
 
 def _replica_behind(alias: str, keys: list[str]) -> bool:
     """Whether the replica has not yet replayed this reader's last write."""
-    global _replayed
     if not keys or _window() <= 0:
         return False
     markers = _cache().get_many(keys).values()
     if not markers:
         return False
     needed = max(parse_lsn(marker) for marker in markers)
-    if needed <= _replayed:
+    connection = connections[alias]
+    connection.ensure_connection()
+    if needed <= _replayed.get(connection.connection, -1):
         return False
-    with connections[alias].cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute("SELECT pg_last_wal_replay_lsn()::text")
         (replayed,) = cursor.fetchone()
     if replayed is None:  # not a standby (e.g. a second alias of the primary)
         return False
-    _replayed = max(_replayed, parse_lsn(replayed))
-    return needed > _replayed
+    _replayed[connection.connection] = parse_lsn(replayed)
+    return needed > _replayed[connection.connection]
 
 
 # --- routing a list ------------------------------------------------------------------
@@ -206,5 +210,6 @@ def _replica_failed(alias: str, exc: Exception) -> None:
 
 def reset() -> None:
     """Forget failures and replay positions seen (tests, or after a failover)."""
-    global _down_until, _replayed
-    _down_until, _replayed = 0.0, 0
+    global _down_until
+    _down_until = 0.0
+    _replayed.clear()
