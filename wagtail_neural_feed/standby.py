@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import pwd
 import shutil
 import subprocess
 import tempfile
@@ -120,6 +119,8 @@ class Standby:
         self.data_dir.mkdir(parents=True, mode=0o700)
         Path(self.socket_dir).mkdir(parents=True, exist_ok=True)
         if user is not None:
+            import pwd  # POSIX only, like running as root
+
             entry = pwd.getpwnam(user)
             for path in {self.data_dir, Path(self.socket_dir)}:
                 os.chown(path, entry.pw_uid, entry.pw_gid)
