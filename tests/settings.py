@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from wagtail_neural_feed.database import database_config
+from wagtail_neural_feed.standby import Standby
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -24,6 +25,16 @@ DATABASES = {
         data_dir=BASE_DIR / ".pgdata", name=os.environ.get("NEURAL_FEED_TEST_DB", "neural_feed")
     )
 }
+
+# A streaming standby of the test server, started by tests/test_replica.py (a
+# session fixture); the test runner points it at the test database (MIRROR),
+# which reaches it by replication. Nothing connects to it unless a test asks.
+NEURAL_FEED_REPLICA_DIR = BASE_DIR / (
+    ".pgreplica-" + os.environ.get("NEURAL_FEED_TEST_DB", "neural_feed")
+)
+DATABASES["replica"] = Standby(DATABASES["default"], NEURAL_FEED_REPLICA_DIR).database_config(
+    mirror="default"
+)
 
 INSTALLED_APPS = [
     "tests.testapp",

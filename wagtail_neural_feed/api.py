@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from wagtail.models import Page
 
-from . import diversity
+from . import diversity, replicas
 from .exceptions import InvalidRecommendationRequest
 from .feeds import Feed, FeedConfig, get_feed_config
 from .ranking import (
@@ -107,10 +108,15 @@ def explain(
     """The PostgreSQL plan of the ranking statement ``recommend()`` would run."""
     config = get_feed_config(feed)
     audience = audience_for(reader, context_page=context_page)
-    statement, _ = _statement(
-        config, audience, limit=_checked_limit(limit), context_page=context_page, exclude=exclude
-    )
-    return statement.explain(analyze=analyze)
+    limit = _checked_limit(limit)
+
+    def plan() -> str:
+        statement, _ = _statement(
+            config, audience, limit=limit, context_page=context_page, exclude=exclude
+        )
+        return statement.explain(analyze=analyze)
+
+    return replicas.rank_on_read_database(_marker_keys(audience, True), plan)
 
 
 def _checked_limit(limit: Any) -> int:
@@ -164,6 +170,38 @@ def _ranked_pages(
     personalise: bool = True,
 ) -> list[Page]:
     limit = _checked_limit(limit)
+    rank = partial(
+        _rank,
+        config,
+        audience,
+        limit=limit,
+        context_page=context_page,
+        exclude=exclude,
+        now=now,
+        personalise=personalise,
+    )
+    # On the replica, unless it is behind this reader's own writes or failing.
+    return replicas.rank_on_read_database(_marker_keys(audience, personalise), rank)
+
+
+def _marker_keys(audience: Audience, personalise: bool) -> list[str]:
+    if not personalise:
+        return []
+    return replicas.marker_keys(
+        reader_id=audience.reader_id, user_id=audience.user_id, visitor_id=audience.visitor_id
+    )
+
+
+def _rank(
+    config: FeedConfig,
+    audience: Audience,
+    *,
+    limit: int,
+    context_page: Page | None,
+    exclude: Iterable[Page | int],
+    now: datetime | None,
+    personalise: bool,
+) -> list[Page]:
     statement, scope = _statement(
         config,
         audience,

@@ -47,6 +47,13 @@ DEFAULTS: dict[str, Any] = {
     # --- ranking -----------------------------------------------------------
     # Database alias for ranking reads (e.g. a replica); None = "default".
     "READ_DATABASE": None,
+    # With READ_DATABASE a streaming replica: for this many seconds after a
+    # reader's interaction or profile is written, that reader's lists are
+    # ranked on the primary until the replica has replayed the write (read
+    # your writes, see replicas.py). 0 = always the replica, however stale.
+    "READ_YOUR_WRITES_SECONDS": 60,
+    # Seconds lists stay on the primary after the replica's connection broke.
+    "REPLICA_RETRY_AFTER": 10.0,
     "HNSW_EF_SEARCH": 40,
     "HNSW_MAX_SCAN_TUPLES": 20000,
     # Run the ranking statements as prepared statements (planned once per

@@ -22,6 +22,7 @@ from typing import Any
 from django.core.cache import BaseCache, caches
 from django.db import transaction
 
+from . import replicas
 from .conf import neural_feed_settings
 from .models import Reader
 
@@ -74,7 +75,9 @@ def bump_reader_version(reader_id: int) -> None:
     """Drop the reader's cached lists, once the current transaction commits.
 
     Called wherever a profile is stored. Does nothing when caching is off.
+    Also tells the replica routing that this reader wrote (read your writes).
     """
+    replicas.note_write(reader_id)
     if cache_seconds() <= 0 or reader_id is None:
         return
     transaction.on_commit(partial(_bump, reader_id), robust=True)

@@ -30,6 +30,7 @@ from django.db import connections
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
+from . import replicas
 from .conf import neural_feed_settings
 
 #: psycopg prepares a statement on its own after this many runs; Django turns
@@ -61,8 +62,9 @@ class _QueryVectorDumper(Dumper):
 
 
 def read_alias() -> str:
-    """The database alias ranking reads from (``READ_DATABASE``, e.g. a replica)."""
-    return neural_feed_settings.READ_DATABASE or "default"
+    """The database alias ranking reads from (``READ_DATABASE``, e.g. a replica, or
+    the primary while the replica is behind the reader or failing: see replicas.py)."""
+    return replicas.current_alias()
 
 
 def table_name(model) -> str:

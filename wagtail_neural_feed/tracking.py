@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from . import admin_feeds, visitors
+from . import admin_feeds, replicas, visitors
 from .conf import neural_feed_settings
 from .dispatch import enqueue, send
 from .exceptions import InvalidInteraction
@@ -257,6 +257,7 @@ def store_interaction(
     interaction.weight, interaction.created_at = weight, created_at
     if _insert_and_flag(interaction):
         transaction.on_commit(partial(send, "update_profiles", reader.pk), robust=True)
+    replicas.note_write(reader.pk)  # the reader's next lists see this write (read your writes)
     return interaction
 
 
@@ -319,9 +320,7 @@ def merge_visitor_into_user(visitor: uuid.UUID, user) -> Reader | None:
 
 def merge_on_login(sender, request, user, **kwargs) -> None:
     """``user_logged_in`` receiver: the visitor's history becomes the user's."""
-    if request is None:
-        return
-    visitor = visitor_id(request)
+    visitor = visitor_id(request) if request is not None else None
     if visitor is None:
         return
     try:
