@@ -24,6 +24,7 @@ from wagtail.models import Page
 
 from .exceptions import NeuralFeedError
 from .lists import RecommendationList, recommendation_list
+from .page_urls import page_urls
 from .pagetypes import recommendable_models
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class Item:
     page: Page
     summary: str = ""
     image: Any = None
+    #: ``{% pageurl page %}``'s answer, computed for the whole list at once.
+    url: str | None = None
 
 
 def safe_list(request_or_reader: Any, **kwargs: Any) -> RecommendationList:
@@ -78,7 +81,7 @@ def render_list(
     context = {
         "request": request,
         "recommendations": recommendations,
-        "items": items_for(recommendations.pages, with_images=options.show_image),
+        "items": items_for(recommendations.pages, with_images=options.show_image, request=request),
         "heading": options.heading or recommendations.title,
         "heading_id": f"neural-feed-{recommendations.list_id[:12]}",
         "layout": layout,
@@ -120,10 +123,15 @@ def templates_for(feed: str) -> list[str]:
     return [DEFAULT_TEMPLATE]
 
 
-def items_for(pages: list[Page], *, with_images: bool) -> list[Item]:
-    """Each page with its summary and, when asked, its image (one query for all
-    images found through an image field)."""
-    items = [Item(page=page, summary=recommendation_summary(page)) for page in pages]
+def items_for(
+    pages: list[Page], *, with_images: bool, request: HttpRequest | None = None
+) -> list[Item]:
+    """Each page with its URL, its summary and, when asked, its image (one query
+    for all images found through an image field)."""
+    items = [
+        Item(page=page, summary=recommendation_summary(page), url=url)
+        for page, url in zip(pages, page_urls(pages, request), strict=True)
+    ]
     if with_images:
         _attach_images(items)
     return items

@@ -147,9 +147,7 @@ class _PageJoin:
 
 
 @functools.lru_cache(maxsize=64)
-def _page_join(
-    models: tuple[type[Page], ...], alias: str, max_tables: int
-) -> _PageJoin | None:
+def _page_join(models: tuple[type[Page], ...], alias: str, max_tables: int) -> _PageJoin | None:
     quote = connections[alias].ops.quote_name
     tables: dict[str, str] = {}  # table -> its alias in the join
     joins: list[str] = []
