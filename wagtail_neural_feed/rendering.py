@@ -56,6 +56,11 @@ class Item:
     #: ``{% pageurl page %}``'s answer, computed for the whole list at once.
     url: str | None = None
 
+    @property
+    def page_id(self) -> str:
+        """The page's id as text: rendered as is, with no number localisation."""
+        return str(self.page.pk)
+
 
 def safe_list(request_or_reader: Any, **kwargs: Any) -> RecommendationList:
     """:func:`~.lists.recommendation_list`, or an empty list (and a warning in the log)
