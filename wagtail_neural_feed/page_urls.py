@@ -25,7 +25,7 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils import translation
 from django.utils.http import RFC3986_SUBDELIMS
-from wagtail.coreutils import get_supported_content_language_variant
+from wagtail.coreutils import WAGTAIL_APPEND_SLASH, get_supported_content_language_variant
 from wagtail.models import Page, Site
 from wagtail.models import pages as wagtail_pages
 
@@ -67,7 +67,7 @@ class _ListUrls:
         self.site_count = len({root.site_id for root in root_paths})
         self.i18n = getattr(settings, "WAGTAIL_I18N_ENABLED", False)
         # Read where Page.get_url_parts reads it (Wagtail reads the setting once).
-        self.append_slash = wagtail_pages.WAGTAIL_APPEND_SLASH
+        self.append_slash = getattr(wagtail_pages, "WAGTAIL_APPEND_SLASH", WAGTAIL_APPEND_SLASH)
         self.language = translation.get_language()
         self.prefixes: dict[str | None, str | None] = {}
         self.where = (settings.ROOT_URLCONF, get_urlconf(), get_script_prefix())
