@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,17 @@ DEFAULT_TEMPLATE = "wagtail_neural_feed/page_list.html"
 IMAGE_TEMPLATE = "wagtail_neural_feed/includes/image.html"
 #: The filter spec IMAGE_TEMPLATE renders (a literal there: keep the two the same).
 IMAGE_FILTER = "fill-480x270"
-_OWN_TEMPLATES = str(Path(__file__).resolve().parent / "templates")
+# The package's template directory as Django's loaders name it, and resolved
+# (a source checkout links it to the top-level templates/).
+_OWN_TEMPLATES = tuple(
+    {
+        f"{path}{os.sep}"
+        for path in (
+            Path(__file__).parent / "templates",
+            (Path(__file__).parent / "templates").resolve(),
+        )
+    }
+)
 PLACEHOLDER_TEMPLATE = "wagtail_neural_feed/placeholder.html"
 LAYOUTS = ("list", "cards")
 _SLUG = re.compile(r"^[-\w]+$")
