@@ -12,7 +12,10 @@ feed), and renders each page the way Wagtail serves it (``page.serve`` and
 in). Renders alternate between the two pages, readers rotate, and the table
 gives the p50 / p90 of each and of the added time: with the list cache off
 (every render ranks) and with it warm (every reader's list rendered once
-before). Anonymous readers without a cookie share one cache entry.
+before). Anonymous readers without a cookie share one cache entry. "CPU
+p50 added" is this process's own CPU time for the block (not PostgreSQL's),
+which a loaded host inflates far less than wall time.
+To compare two commits render by render, see ``benchmarks/render_ab.py``.
 """
 
 from __future__ import annotations
@@ -70,11 +73,22 @@ def request_for(world: dict, user):
 
 
 def render_ms(page, request) -> tuple[float, int]:
-    started = time.perf_counter()
+    elapsed, _, shown = render_times(page, request)
+    return elapsed, shown
+
+
+def render_times(page, request) -> tuple[float, float, int]:
+    """Wall and CPU milliseconds of serving and rendering the page, and links shown.
+
+    On a loaded host wall time is mostly waiting for a core (a render longer
+    than a scheduler slice waits behind every other runnable process); this
+    thread's CPU time is what the process itself spent (not PostgreSQL's).
+    """
+    wall, cpu = time.perf_counter(), time.thread_time()
     response = page.serve(request)
     response.render()
-    elapsed = (time.perf_counter() - started) * 1000
-    return elapsed, response.content.count(b"data-neural-feed-page=")
+    wall, cpu = (time.perf_counter() - wall) * 1000, (time.thread_time() - cpu) * 1000
+    return wall, cpu, response.content.count(b"data-neural-feed-page=")
 
 
 def measure(world: dict, hosts, *, renders: int, cache_seconds: int, anonymous: bool) -> dict:
@@ -90,14 +104,15 @@ def measure(world: dict, hosts, *, renders: int, cache_seconds: int, anonymous: 
         for user in users:  # warm up templates, connections, prepared statements (and the cache)
             render_ms(plain, request_for(world, user))
             render_ms(with_block, request_for(world, user))
-        times = {"plain": [], "block": [], "added": [], "ranking": [], "shown": set()}
+        times = {"plain": [], "block": [], "added": [], "cpu": [], "ranking": [], "shown": set()}
         for i in range(renders):
             user = users[i % len(users)]
-            base, _ = render_ms(plain, request_for(world, user))
-            full, shown = render_ms(with_block, request_for(world, user))
+            base, base_cpu, _ = render_times(plain, request_for(world, user))
+            full, full_cpu, shown = render_times(with_block, request_for(world, user))
             times["plain"].append(base)
             times["block"].append(full)
             times["added"].append(full - base)
+            times["cpu"].append(full_cpu - base_cpu)
             times["shown"].add(shown)
             if not cache_seconds:  # the ranking alone, for comparison
                 times["ranking"].append(ranking_ms(world, with_block, user))
@@ -173,6 +188,7 @@ def main() -> None:
                 f"{statistics.median(times['block']):.2f}",
                 f"{statistics.median(times['added']):.2f}",
                 f"{percentile(times['added'], 0.9):.2f}",
+                f"{statistics.median(times['cpu']):.2f}",
                 ranking,
                 ",".join(str(n) for n in sorted(times["shown"])),
             ]
@@ -187,6 +203,7 @@ def main() -> None:
             "p50 with",
             "p50 added",
             "p90 added",
+            "CPU p50 added",
             "p50 recommend() alone",
             "pages shown",
         ],

@@ -119,7 +119,7 @@ def test_a_small_site_is_scored_exactly_in_one_scan(topic_pages, settings):
     assert topic_pages[(3, 0)].pk not in ids(exact)  # already read
     for ours, theirs in zip(exact, by_index, strict=True):
         assert ours.recommendation.score == pytest.approx(theirs.recommendation.score, abs=1e-6)
-    assert len(queries) == 3  # round trip 1, the ranking statement, one page type
+    assert len(queries) == 2  # round trip 1, the ranking statement (with its pages)
     plan = explain(reader, limit=6)
     assert "CTE eligible" in plan and "hnsw" not in plan
     # A site at or above the threshold searches the indexes again.

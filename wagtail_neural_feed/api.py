@@ -1,7 +1,7 @@
 """The Python API: ``recommend()``, ``similar_pages()`` and ``explain()``.
 
-Each list is two round trips for ranking (see :mod:`.ranking`) plus one query
-per page type in the list to fetch the specific pages.
+Each list is two round trips (see :mod:`.ranking`): the specific pages come
+joined onto the ranking statement's rows.
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ from .ranking import (
     Recommendation,
     Scope,
     audience_for,
+    execute_with_pages,
     fetch_pages,
     load_scope,
+    page_models_for,
     pool_size,
     ranking_statement,
 )
@@ -211,7 +213,10 @@ def _rank(
         now=now,
         personalise=personalise,
     )
-    rows = statement.execute()
+    if config.diversity == "mmr":  # binary embeddings: the pages are fetched after the pick
+        rows = statement.execute()
+    else:
+        rows = execute_with_pages(statement, page_models_for(config.page_types))
     if config.diversity == "mmr":
         rows = diversity.mmr(rows, limit=limit, lambda_=config.mmr_lambda)
     elif config.diversity == "section_cap":

@@ -25,8 +25,8 @@ from wagtail.models import Page, PageViewRestriction, Site
 from . import list_cache
 from .admin_feeds import site_settings
 from .api import MAX_LIMIT, recommend, similar_pages
-from .exceptions import InvalidRecommendationRequest
-from .feeds import DEFAULT_FEED_SLUG, FeedConfig, get_feed_config, registered_feeds
+from .exceptions import InvalidRecommendationRequest, UnknownFeed
+from .feeds import DEFAULT_FEED_SLUG, FeedConfig, get_feed_config
 from .list_cache import bump_reader_version
 from .models import EmbeddingStatus, PageEmbedding, Reader, ReaderProfile
 from .ranking import Recommendation
@@ -105,7 +105,7 @@ def recommendation_list(
         slug, title = (config.slug, config.title) if config else (SIMILAR_SLUG, SIMILAR_TITLE)
     request = request_or_reader if isinstance(request_or_reader, HttpRequest) else None
     if not similar:
-        config = get_feed_config(feed or _site_default_feed(request) or None)
+        config = _feed_config(feed, request)
         slug, title = config.slug, config.title
     context_id = context_page.pk if context_page is not None else None
     pick_ids = () if similar else _unique_ids(picks, skip=context_id)
@@ -167,13 +167,21 @@ def reader_identity(request_or_reader: Any) -> str:
     return list_cache.ANONYMOUS
 
 
-def _site_default_feed(request: HttpRequest | None) -> str | None:
-    """The feed a site's admins chose for lists that name none (Recommendation settings)."""
-    if request is None:
-        return None
-    site = getattr(request, "_wagtail_site", None) or Site.find_for_request(request)
-    slug = site_settings(site.pk if site is not None else None).default_feed
-    return slug if slug in registered_feeds() else None  # a deleted feed: the default
+def _feed_config(feed: str | FeedConfig | None, request: HttpRequest | None) -> FeedConfig:
+    """The named feed, else the one the site's admins chose for lists that name none
+    (Recommendation settings), else the default feed. One registry read."""
+    if feed:
+        return get_feed_config(feed)
+    slug = None
+    if request is not None:
+        site = getattr(request, "_wagtail_site", None) or Site.find_for_request(request)
+        slug = site_settings(site.pk if site is not None else None).default_feed
+    if slug:
+        try:
+            return get_feed_config(slug)
+        except UnknownFeed:
+            pass  # a deleted feed: the default
+    return get_feed_config(None)
 
 
 def _check_limit(limit: Any) -> None:

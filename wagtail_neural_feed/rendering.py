@@ -12,23 +12,41 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.apps import apps
 from django.http import HttpRequest
-from django.template.loader import render_to_string
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template, render_to_string, select_template
 from django.utils.safestring import SafeString
 from wagtail.models import Page
 
 from .exceptions import NeuralFeedError
 from .lists import RecommendationList, recommendation_list
+from .page_urls import page_urls
 from .pagetypes import recommendable_models
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TEMPLATE = "wagtail_neural_feed/page_list.html"
+IMAGE_TEMPLATE = "wagtail_neural_feed/includes/image.html"
+#: The filter spec IMAGE_TEMPLATE renders (a literal there: keep the two the same).
+IMAGE_FILTER = "fill-480x270"
+# The package's template directory as Django's loaders name it, and resolved
+# (a source checkout links it to the top-level templates/).
+_OWN_TEMPLATES = tuple(
+    {
+        f"{path}{os.sep}"
+        for path in (
+            Path(__file__).parent / "templates",
+            (Path(__file__).parent / "templates").resolve(),
+        )
+    }
+)
 PLACEHOLDER_TEMPLATE = "wagtail_neural_feed/placeholder.html"
 LAYOUTS = ("list", "cards")
 _SLUG = re.compile(r"^[-\w]+$")
@@ -52,6 +70,13 @@ class Item:
     page: Page
     summary: str = ""
     image: Any = None
+    #: ``{% pageurl page %}``'s answer, computed for the whole list at once.
+    url: str | None = None
+
+    @property
+    def page_id(self) -> str:
+        """The page's id as text: rendered as is, with no number localisation."""
+        return str(self.page.pk)
 
 
 def safe_list(request_or_reader: Any, **kwargs: Any) -> RecommendationList:
@@ -75,10 +100,20 @@ def render_list(
     if not recommendations and options.hide_when_empty:
         return ""
     layout = options.layout if options.layout in LAYOUTS else "list"
+    template = select_template(templates_for(recommendations.feed))
+    # Renditions come with the images (one query) when the markup is ours and so
+    # asks for IMAGE_FILTER; other markup may ask for any, found the usual way.
+    renditions = options.show_image and _default_image_markup(template)
+    items = items_for(
+        recommendations.pages,
+        with_images=options.show_image,
+        request=request,
+        renditions=IMAGE_FILTER if renditions else None,
+    )
     context = {
         "request": request,
         "recommendations": recommendations,
-        "items": items_for(recommendations.pages, with_images=options.show_image),
+        "items": items,
         "heading": options.heading or recommendations.title,
         "heading_id": f"neural-feed-{recommendations.list_id[:12]}",
         "layout": layout,
@@ -86,7 +121,7 @@ def render_list(
         "show_image": options.show_image,
         "empty_text": options.empty_text,
     }
-    return render_to_string(templates_for(recommendations.feed), context)
+    return template.render(context)
 
 
 def render_placeholder(
@@ -113,6 +148,18 @@ def render_placeholder(
     )
 
 
+def _default_image_markup(template: Any) -> bool:
+    """Whether the list's template and its image include are this package's own."""
+    try:
+        image = get_template(IMAGE_TEMPLATE)
+    except TemplateDoesNotExist:
+        return False
+    return all(
+        str(getattr(getattr(t, "origin", None), "name", "")).startswith(_OWN_TEMPLATES)
+        for t in (template, image)
+    )
+
+
 def templates_for(feed: str) -> list[str]:
     """The per-feed override first, then the default template."""
     if feed and _SLUG.match(feed):
@@ -120,12 +167,22 @@ def templates_for(feed: str) -> list[str]:
     return [DEFAULT_TEMPLATE]
 
 
-def items_for(pages: list[Page], *, with_images: bool) -> list[Item]:
-    """Each page with its summary and, when asked, its image (one query for all
-    images found through an image field)."""
-    items = [Item(page=page, summary=recommendation_summary(page)) for page in pages]
+def items_for(
+    pages: list[Page],
+    *,
+    with_images: bool,
+    request: HttpRequest | None = None,
+    renditions: str | None = None,
+) -> list[Item]:
+    """Each page with its URL, its summary and, when asked, its image (one query
+    for all images found through an image field, one more for their
+    ``renditions`` of that filter spec)."""
+    items = [
+        Item(page=page, summary=recommendation_summary(page), url=url)
+        for page, url in zip(pages, page_urls(pages, request), strict=True)
+    ]
     if with_images:
-        _attach_images(items)
+        _attach_images(items, renditions)
     return items
 
 
@@ -136,7 +193,7 @@ def recommendation_summary(page: Page) -> str:
     return getattr(page, "search_description", "") or ""
 
 
-def _attach_images(items: list[Item]) -> None:
+def _attach_images(items: list[Item], renditions: str | None) -> None:
     wanted: dict[int, list[Item]] = {}
     for item in items:
         hook = getattr(item.page, "get_recommendation_image", None)
@@ -150,7 +207,10 @@ def _attach_images(items: list[Item]) -> None:
     if wanted:
         from wagtail.images import get_image_model
 
-        for image_id, image in get_image_model().objects.in_bulk(list(wanted)).items():
+        images = get_image_model().objects.all()
+        if renditions:
+            images = images.prefetch_renditions(renditions)
+        for image_id, image in images.in_bulk(list(wanted)).items():
             for item in wanted[image_id]:
                 item.image = image
 

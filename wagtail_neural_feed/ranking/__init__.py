@@ -1,6 +1,7 @@
 """The ranking: one statement that picks and scores a feed's pages.
 
-A list costs two round trips plus one query per page type in it:
+A list costs two round trips: the page fetch rides on the second
+(:func:`execute_with_pages`):
 
 ============== =============================================================
 module         holds
@@ -17,7 +18,8 @@ statement.py   round trip 2: the candidate sources and the statement
                (:func:`ranking_statement`)
 completeness.py the bound, the proofs and the fallback range scans
 rows.py        :class:`RankingStatement` (execute, explain), :class:`RankedRow`
-fetch.py       the specific pages for ranked rows (:func:`fetch_pages`)
+fetch.py       the specific pages for ranked rows, joined onto round trip 2
+               (:func:`execute_with_pages`, :func:`fetch_pages`)
 ============== =============================================================
 
 Both round trips run through :mod:`wagtail_neural_feed.statements`
@@ -25,7 +27,7 @@ Both round trips run through :mod:`wagtail_neural_feed.statements`
 """
 
 from .audience import Audience, audience_for
-from .fetch import Recommendation, fetch_pages
+from .fetch import Recommendation, execute_with_pages, fetch_pages, page_models_for
 from .rows import RankedRow, RankingStatement
 from .scope import Scope, load_scope, query_vector
 from .statement import candidate_count, pool_size, ranking_statement
@@ -38,8 +40,10 @@ __all__ = [
     "Scope",
     "audience_for",
     "candidate_count",
+    "execute_with_pages",
     "fetch_pages",
     "load_scope",
+    "page_models_for",
     "pool_size",
     "query_vector",
     "ranking_statement",

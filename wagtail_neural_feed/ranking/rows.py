@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +25,9 @@ class RankedRow:
     #: (the range scans ran), "exact" (a small site, every page scored), or ""
     #: (no bonus to account for).
     completeness: str = ""
+    #: The page's own columns, when the statement ran with them joined
+    #: (:func:`~.fetch.execute_with_pages`); :func:`~.fetch.fetch_pages` reads them.
+    page_columns: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_row(cls, row: Sequence) -> RankedRow:

@@ -1,0 +1,3 @@
+"""A URLconf without Wagtail's serve view (a headless site)."""
+
+urlpatterns: list = []
