@@ -49,9 +49,10 @@ from ..exceptions import EvaluationError
 from ..feeds import FeedConfig, get_feed_config, profile_feed_chain
 from ..models import HotTier, Interaction, PageEmbedding, PagePopularity, ReaderProfile
 from ..profiles import profile_vector
-from ..ranking import Audience, Scope, load_scope
+from ..ranking import Audience, RankedRow, Scope, load_scope
 from ..statements import parse_vector, run_statement, table_name
 from . import history
+from .fast import FastReplay
 from .history import EVENTS_TABLE, HeldOutEvent, HistorySummary
 from .rankers import Ranker, baselines, rank_all
 from .report import Report
@@ -60,6 +61,9 @@ logger = logging.getLogger(__name__)
 
 #: Page embeddings kept for the diversity metric (about 1.5 kB each at 384 dimensions).
 EMBEDDING_CACHE_PAGES = 20000
+#: "fast": numpy, checked against SQL every ``check_every`` events; "sql": SQL only.
+ENGINES = ("fast", "sql")
+DEFAULT_CHECK_EVERY = 50
 
 
 @dataclass
@@ -94,7 +98,12 @@ class Replay:
         rankers: Sequence[Ranker] | None = None,
         min_held_out: int = 1,
         progress: Callable[[int, int], None] | None = None,
+        engine: str = "fast",
+        check_every: int = DEFAULT_CHECK_EVERY,
+        score_impressions: bool = True,
     ) -> None:
+        if engine not in ENGINES:
+            raise EvaluationError(f"engine must be one of {', '.join(ENGINES)}.")
         if split not in history.SPLITS:
             raise EvaluationError(f"split must be one of {', '.join(history.SPLITS)}.")
         if context not in ("none", "last"):
@@ -112,6 +121,9 @@ class Replay:
         )
         self.min_held_out = min_held_out
         self.progress = progress
+        self.engine, self.check_every = engine, check_every
+        #: Score stored impressions too (the fast engine only).
+        self.score_impressions = score_impressions and engine == "fast"
         self.applied = 0
         self.hidden: deque[tuple[datetime, int]] = deque()
         self.last_page: dict[int, int] = {}
@@ -122,10 +134,17 @@ class Replay:
 
     def run(self) -> ReplayResult:
         """Replay inside a transaction that is always rolled back."""
+        overrides = {}
         if neural_feed_settings.READ_DATABASE not in (None, "", "default"):
             # The ranking must read this transaction's writes: the default database.
+            overrides["READ_DATABASE"] = None
+        if self.engine == "fast" and self.check_every > 0:
+            # The check runs the statement's exact branch (the fast engine is exact;
+            # the index's recall is the ranking benchmarks' business).
+            overrides["EXACT_BELOW_PAGES"] = 2**62
+        if overrides:
             user_settings = getattr(settings, SETTINGS_NAME, {}) or {}
-            with override_settings(**{SETTINGS_NAME: {**user_settings, "READ_DATABASE": None}}):
+            with override_settings(**{SETTINGS_NAME: {**user_settings, **overrides}}):
                 return self._rolled_back()
         return self._rolled_back()
 
@@ -149,29 +168,44 @@ class Replay:
             )
         report = Report([ranker.name for ranker in self.rankers], self.k)
         catalogue = PageEmbedding.objects.eligible().count()
+        # The fast engine reads the catalogue before the replay hides pages.
+        fast = FastReplay(self, summary) if self.engine == "fast" else None
         self._start(summary.first_at)
         started = time.monotonic()
+        if fast is not None:
+            fast.run(report, self._reference if self.check_every > 0 else None)
+        else:
+            self._run_sql(report, summary)
+        seconds = time.monotonic() - started
+        return ReplayResult(summary, report, catalogue, seconds)
+
+    def _run_sql(self, report: Report, summary: HistorySummary) -> None:
         for done, event in enumerate(history.held_out_events(), start=1):
-            self._advance(event.before, event.created_at)
-            scope, exclude = self._scope(event)
-            self.observe(event, scope)
-            lists = rank_all(
-                self.rankers,
-                Audience(reader_id=event.reader_id),
-                scope,
-                limit=self.k,
-                now=event.created_at,
-                exclude=exclude,
-                salt=str(event.seq),
-                anchor=self.last_page.get(event.reader_id),
-            )
+            lists = self._reference(event, observe=True)
             self._attach_embeddings(lists)
             for ranker, rows in zip(self.rankers, lists, strict=True):
                 report.add(ranker.name, event.part, event.page_id, rows)
             if self.progress is not None:
                 self.progress(done, summary.held_out)
-        seconds = time.monotonic() - started
-        return ReplayResult(summary, report, catalogue, seconds)
+
+    def _reference(self, event: HeldOutEvent, *, observe: bool = False) -> list[list[RankedRow]]:
+        """Every ranker's list from the real statements, the tables brought to the event."""
+        self._advance(event.before, event.created_at)
+        scope, exclude = self._scope(event)
+        if observe:
+            self.observe(event, scope)
+        if self.engine == "fast":
+            scope = replace(scope, embedded_pages=0)  # the exact branch, see run()
+        return rank_all(
+            self.rankers,
+            Audience(reader_id=event.reader_id),
+            scope,
+            limit=self.k,
+            now=event.created_at,
+            exclude=exclude,
+            salt=event.seq,
+            anchor=self.last_page.get(event.reader_id),
+        )
 
     def _attach_embeddings(self, lists) -> None:
         """Embeddings of the listed pages, for intra-list diversity (a bounded cache)."""
@@ -190,8 +224,10 @@ class Replay:
         for row in rows:
             row.embedding = self.embeddings.get(row.page_id)
 
-    def observe(self, event: HeldOutEvent, scope: Scope) -> None:
-        """Called before each held-out event is ranked (tests look at the state here)."""
+    def observe(self, event: HeldOutEvent, scope) -> None:
+        """Called before each held-out event is ranked (tests look at the state here):
+        with the SQL engine the tables hold it and ``scope`` is round trip 1's; with the
+        fast engine ``scope`` is its :class:`~.engine.Moment`."""
 
     # --- the state as of an event ----------------------------------------------
 
@@ -271,28 +307,34 @@ class Replay:
 
 
 def _replay_events(after: int, upto: int) -> None:
-    """Insert events ``after+1 .. upto`` as interactions and add them to the decayed counters."""
+    """Insert events ``after+1 .. upto`` as interactions and add them to the decayed counters.
+
+    ``upto`` is always some held-out event's ``before``; the range may span
+    several of the replay's batches (the fast engine's parity check jumps
+    ahead). Each counter ends referenced to its last batch's time
+    (``batch_at``), exactly as if the batches had been applied one by one.
+    """
     half_life = float(neural_feed_settings.POPULARITY_HALF_LIFE_DAYS) * 86400.0
     popularity = PagePopularity._meta.db_table
     with connection.cursor() as cursor:
         # One statement: the events go back into the interaction table, and into
         # the counters as refresh_popularity() keeps them (a decayed sum at
-        # computed_at), updated incrementally to the batch's last event.
+        # computed_at), updated incrementally.
         cursor.execute(
             f"""WITH batch AS (
-                SELECT seq, reader_id, page_id, kind, value, weight, created_at,
-                       max(created_at) OVER () AS at
+                SELECT seq, reader_id, page_id, kind, value, weight, created_at, batch_at
                 FROM {EVENTS_TABLE} WHERE seq > %(after)s AND seq <= %(upto)s),
             inserted AS (
                 INSERT INTO {Interaction._meta.db_table}
                     (reader_id, page_id, kind, value, weight, created_at)
                 SELECT reader_id, page_id, kind, value, weight, created_at FROM batch
-                ORDER BY seq)
+                ORDER BY seq),
+            pages AS (SELECT page_id, max(batch_at) AS at FROM batch GROUP BY page_id)
             INSERT INTO {popularity} AS p (page_id, score, interactions, computed_at)
-            SELECT page_id,
-                   sum(weight * power(2, -extract(epoch FROM at - created_at) / %(h)s)),
-                   count(*), max(at)
-            FROM batch GROUP BY page_id
+            SELECT b.page_id,
+                   sum(b.weight * power(2, -extract(epoch FROM pages.at - b.created_at) / %(h)s)),
+                   count(*), pages.at
+            FROM batch b JOIN pages ON pages.page_id = b.page_id GROUP BY b.page_id, pages.at
             ON CONFLICT (page_id) DO UPDATE SET
                 score = p.score * power(2, -extract(epoch FROM EXCLUDED.computed_at
                                                     - p.computed_at) / %(h)s)
