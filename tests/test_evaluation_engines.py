@@ -145,11 +145,12 @@ def test_disagreement_stops_the_run_naming_the_event(world, monkeypatch):
     """A wrong fast list (here: the feed's list reversed) fails loudly with both lists."""
     real_rank = engine_module.FastEngine.rank
 
-    def wrong(self, moment, similarities):
-        lists = real_rank(self, moment, similarities)
-        first = lists[0]
-        lists[0] = engine_module.Ranked(first.items[::-1], first.scores[::-1])
-        return lists
+    def wrong(self, moments, similarities):
+        batch = real_rank(self, moments, similarities)
+        for lists in batch:
+            first = lists[0]
+            lists[0] = engine_module.Ranked(first.items[::-1], first.scores[::-1])
+        return batch
 
     monkeypatch.setattr(engine_module.FastEngine, "rank", wrong)
     config = get_feed_config("default")

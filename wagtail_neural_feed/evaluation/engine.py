@@ -26,6 +26,7 @@ from ..conf import neural_feed_settings
 from ..feeds import FeedConfig
 from ..ranking import RankedRow, Scope, pool_size, query_vector
 from ..ranking.scoring import list_weights
+from .batch import NO_SCORE, freshness_rows, top_rows
 from .catalogue import Catalogue, ListScope
 from .rankers import Ranker, random_draws
 from .state import ReplayState
@@ -82,6 +83,11 @@ class FastEngine:
             for r in rankers
         ]
         self.pools = [pool_size(r.config, k) for r in rankers]
+        published = self.catalogue.published
+        #: Publication times, -inf for pages never published (always shown).
+        self.published_or_never = np.where(np.isnan(published), -np.inf, published)
+        #: Terms of the batch being ranked, by (kind, half-life).
+        self._terms: dict = {}
 
     # --- the state as of an event --------------------------------------------
 
@@ -145,75 +151,76 @@ class FastEngine:
 
     # --- the lists --------------------------------------------------------------
 
-    def rank(self, moment: Moment, similarities: np.ndarray) -> list[Ranked]:
-        """Every ranker's list for one event."""
-        catalogue = self.catalogue
-        published = catalogue.published
-        on_time = np.isnan(published) | (published <= moment.now)
-        read = self.state.read_items(moment.reader, moment.before)
-        context_item = -1
-        if moment.context_page is not None:
-            context_item = int(catalogue.index_of([moment.context_page])[0])
-        eligible_of: dict = {}
-        scored = []
-        lists: list[Ranked | None] = [None] * len(self.rankers)
+    def rank(self, moments: list[Moment], similarities: np.ndarray) -> list[list[Ranked]]:
+        """Every ranker's list for each event of a batch (one list of lists an event)."""
+        lists: list[list] = [[None] * len(self.rankers) for _ in moments]
+        self._terms = {}
+        now = np.array([moment.now for moment in moments])
+        groups: dict = {}
         for index, ranker in enumerate(self.rankers):
             config = ranker.config
             key = (config.page_types, config.root_page_id, _reads_interactions(config))
-            if key not in eligible_of:
-                default = self.default_scopes[config.root_page_id]
-                scope = catalogue.scope_for(config, moment.context_page, default)
-                mask = catalogue.base_mask(config, scope) & on_time
-                if key[2]:
-                    mask[read] = False
-                if context_item >= 0:
-                    mask[context_item] = False
-                eligible_of[key] = np.flatnonzero(mask)
-            eligible = eligible_of[key]
-            if ranker.random:
-                lists[index] = self._random(eligible, moment.seq)
-            elif ranker.co_read:
-                lists[index] = self._co_read(eligible, moment)
-            else:
-                scored.append((index, key))
-        for key in dict.fromkeys(key for _, key in scored):
-            members = [index for index, own in scored if own == key]
-            self._score(members, eligible_of[key], moment, similarities, lists)
+            groups.setdefault(key, []).append(index)
+        for members in groups.values():
+            mask = self._eligible(self.rankers[members[0]].config, moments, now)
+            scored = []
+            for index in members:
+                ranker = self.rankers[index]
+                if ranker.random:
+                    draws = random_draws(self.catalogue.page_ids[None, :], _seqs(moments))
+                    scores = np.where(mask, -draws.astype(np.float64), NO_SCORE)
+                    for row, (items, _) in enumerate(top_rows(scores, self.k)):
+                        positions = -np.arange(1, len(items) + 1, dtype=np.float64)
+                        lists[row][index] = Ranked(items, positions)
+                elif ranker.co_read:
+                    for row, moment in enumerate(moments):
+                        lists[row][index] = self._co_read(mask[row], moment)
+                else:
+                    scored.append(index)
+            for index in scored:
+                self._score(index, mask, moments, now, similarities, lists)
         return lists
 
-    def _score(self, members, eligible, moment: Moment, similarities, lists) -> None:
-        """The scored rankers sharing one eligibility filter: one matrix of terms, one product."""
-        plan = []
-        for index in members:
-            w, column = moment.weights[index], moment.columns[index]
-            entries = [
-                (("f", self.fresh_seconds[index]), w.freshness),
-                (("p", self.pop_seconds[index]), w.popularity),
-            ]
-            if column >= 0:
-                entries.insert(0, (("s", column), w.similarity))
-            plan.append(entries)
-        names = list(dict.fromkeys(name for entries in plan for name, _ in entries))
-        matrix = np.stack([self._term(name, eligible, moment, similarities) for name in names])
-        coefficients = np.zeros((len(members), len(names)))
-        for slot, entries in enumerate(plan):
-            for name, weight in entries:
-                coefficients[slot, names.index(name)] = weight
-        # Weights 0 and 1 keep exact ties exact (0·x = 0, 1·x = x), as in SQL.
-        scores = coefficients @ matrix
-        for slot, index in enumerate(members):
-            top = _top(scores[slot], self.pools[index])
-            lists[index] = self._diversified(
-                index, Ranked(eligible[top], scores[slot][top]), moment
-            )
+    def _eligible(self, config: FeedConfig, moments: list[Moment], now: np.ndarray):
+        """Row per event: the pages ``config`` may list then (``eligibility_sql``)."""
+        catalogue = self.catalogue
+        default = self.default_scopes[config.root_page_id]
+        mask = np.empty((len(moments), len(catalogue)), dtype=bool)
+        for row, moment in enumerate(moments):
+            scope = catalogue.scope_for(config, moment.context_page, default)
+            mask[row] = catalogue.base_mask(config, scope)
+        mask &= self.published_or_never[None, :] <= now[:, None]
+        for row, moment in enumerate(moments):
+            if _reads_interactions(config):
+                mask[row, self.state.read_items(moment.reader, moment.before)] = False
+            if moment.context_page is not None:
+                item = int(catalogue.index_of([moment.context_page])[0])
+                if item >= 0:
+                    mask[row, item] = False
+        return mask
 
-    def _term(self, name, eligible, moment: Moment, similarities) -> np.ndarray:
-        kind, value = name
-        if kind == "s":
-            return similarities[eligible, value]
-        if kind == "f":
-            return freshness(self.catalogue.published[eligible], moment.now, value)
-        return moment.popularity[value][eligible]
+    def _score(self, index, mask, moments: list[Moment], now, similarities, lists) -> None:
+        """One scored ranker over the batch: ``w_sim·sim + w_fresh·fresh + w_pop·pop``,
+        elementwise as SQL adds them (exact ties stay exact), then its top and diversity."""
+        weights = [moment.weights[index] for moment in moments]
+        key = ("f", self.fresh_seconds[index])
+        if key not in self._terms:
+            self._terms[key] = freshness_rows(self.catalogue.published, now, key[1])
+        key_p = ("p", self.pop_seconds[index])
+        if key_p not in self._terms:
+            self._terms[key_p] = np.stack([m.popularity[key_p[1]] for m in moments])
+        w_fresh = np.array([w.freshness for w in weights])[:, None]
+        w_pop = np.array([w.popularity for w in weights])[:, None]
+        scores = w_fresh * self._terms[key]
+        columns = [moment.columns[index] for moment in moments]
+        if any(column >= 0 for column in columns):
+            w_sim = [w.similarity if c >= 0 else 0.0 for w, c in zip(weights, columns, strict=True)]
+            sims = similarities[:, columns].T  # a column -1 is multiplied by 0
+            scores = np.array(w_sim)[:, None] * sims + scores
+        scores = scores + w_pop * self._terms[key_p]
+        scores = np.where(mask, scores, NO_SCORE)
+        for row, (items, values) in enumerate(top_rows(scores, self.pools[index])):
+            lists[row][index] = self._diversified(index, Ranked(items, values), moments[row])
 
     def _diversified(self, index: int, ranked: Ranked, moment: Moment) -> Ranked:
         """The feed's diversity step on the pool, as ``recommend()`` applies it."""
@@ -247,20 +254,19 @@ class FastEngine:
         items = catalogue.index_of([row.page_id for row in picked])
         return Ranked(items, np.array([row.score for row in picked]))
 
-    def _random(self, eligible: np.ndarray, seq: int) -> Ranked:
-        draws = random_draws(self.catalogue.page_ids[eligible], seq)
-        top = _top(-draws.astype(np.float64), self.k)
-        return Ranked(eligible[top], -np.arange(1, len(top) + 1, dtype=np.float64))
-
     def _co_read(self, eligible: np.ndarray, moment: Moment) -> Ranked:
         anchor = self.state.last_page(moment.reader, moment.before)
         if anchor is None:
             return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0))
         items, counts = self.state.co_reads(anchor, moment.reader, moment.before)
-        keep = np.isin(items, eligible)
+        keep = eligible[items]
         items, counts = items[keep], counts[keep].astype(np.float64)
-        top = _top(counts, self.k)
-        return Ranked(items[top], counts[top])
+        ((top, values),) = top_rows(counts[None, :], self.k)
+        return Ranked(items[top], values)
+
+
+def _seqs(moments: list[Moment]) -> np.ndarray:
+    return np.array([moment.seq for moment in moments], dtype=np.int64)[:, None]
 
 
 def _reads_interactions(config: FeedConfig) -> bool:
@@ -273,18 +279,3 @@ def freshness(published: np.ndarray, now: float, seconds: float) -> np.ndarray:
     age = np.maximum(0.0, now - published)
     value = np.exp(np.maximum(-700.0, -np.log(2) * age / seconds))
     return np.where(np.isnan(published), 0.0, value)
-
-
-def _top(scores: np.ndarray, count: int) -> np.ndarray:
-    """Positions of the ``count`` best scores, best first, ties by position (page id)."""
-    size = len(scores)
-    if size == 0 or count <= 0:
-        return np.zeros(0, dtype=np.int64)
-    if size > count:
-        part = np.argpartition(-scores, count - 1)[:count]
-        threshold = scores[part].min()
-        candidates = np.flatnonzero(scores >= threshold)
-    else:
-        candidates = np.arange(size)
-    order = np.lexsort((candidates, -scores[candidates]))
-    return candidates[order[:count]]

@@ -26,6 +26,7 @@ from .catalogue import default_scope, load_catalogue
 from .engine import FastEngine, Moment
 from .history import HeldOutEvent, HistorySummary
 from .impression_scores import ImpressionScorer
+from .metrics import intra_list_diversities
 from .parity import compare
 from .report import Report
 from .state import ReplayState, load_events
@@ -69,6 +70,13 @@ class FastReplay:
             else None
         )
 
+    def unpublished(self, event: HeldOutEvent) -> list[int]:
+        """Pages live at the start but first published after ``event`` (the check excludes
+        them; the SQL engine hides them instead)."""
+        published = self.catalogue.published
+        later = self.catalogue.live & (published > self.log.time[event.seq - 1])
+        return self.catalogue.page_ids[later].tolist()
+
     def run(self, report: Report, reference: Callable | None) -> None:
         """Rank every held-out event; ``reference(event)``: the SQL lists, for the check."""
         batch: list[HeldOutEvent] = []
@@ -107,13 +115,12 @@ class FastReplay:
             self.replay.observe(event, moment)
         similarities = self.engine.similarities(queries)
         names = [ranker.name for ranker in self.replay.rankers]
-        for event, moment in zip(events, moments, strict=True):
-            lists = self.engine.rank(moment, similarities)
-            for name, ranked in zip(names, lists, strict=True):
+        ranked_lists = self.engine.rank(moments, similarities)
+        for event, lists in zip(events, ranked_lists, strict=True):
+            spreads = intra_list_diversities([self.catalogue.vectors[r.items] for r in lists])
+            for name, ranked, spread in zip(names, lists, spreads, strict=True):
                 page_ids = self.catalogue.page_ids[ranked.items]
-                report.add_ids(
-                    name, event.part, event.page_id, page_ids, self.catalogue.vectors[ranked.items]
-                )
+                report.add_ids(name, event.part, event.page_id, page_ids, spread)
             done += 1
             if reference is not None and self._checked(done):
                 expected = reference(event)

@@ -56,9 +56,10 @@ RANDOM_MIX_SQL = f"""LATERAL (SELECT mod(mod(mod(e.page_id, {_MODULUS}) * 48271
 RANDOM_DRAW_SQL = f"mod((h.x # (h.x >> 13)) * 48271, {_MODULUS})"
 
 
-def random_draws(page_ids: np.ndarray, salt: int) -> np.ndarray:
-    """``RANDOM_DRAW_SQL`` for many pages at once."""
-    x = ((page_ids % _MODULUS) * 48271 + (int(salt) % _MODULUS) * 16807 + 1) % _MODULUS
+def random_draws(page_ids: np.ndarray, salt) -> np.ndarray:
+    """``RANDOM_DRAW_SQL`` for many pages (and salts: arrays broadcast) at once."""
+    salt = np.asarray(salt, dtype=np.int64)
+    x = ((page_ids % _MODULUS) * 48271 + (salt % _MODULUS) * 16807 + 1) % _MODULUS
     x = (x * 69621) % _MODULUS
     return ((x ^ (x >> 13)) * 48271) % _MODULUS
 

@@ -31,7 +31,10 @@ class Totals:
         vectors = [row.embedding for row in rows if row.embedding is not None]
         self.add_ids(target, [row.page_id for row in rows], vectors, k)
 
-    def add_ids(self, target: int, ranked: Sequence[int], vectors, k: int) -> None:
+    def add_ids(
+        self, target: int, ranked: Sequence[int], vectors, k: int, spread: float | None = None
+    ) -> None:
+        """One list by page ids; ``spread``: its diversity if known (else from ``vectors``)."""
         ranked = [int(page_id) for page_id in ranked]
         position = metrics.rank_of(target, ranked)
         self.events += 1
@@ -39,7 +42,8 @@ class Totals:
         self.ndcg += metrics.ndcg(position, k)
         self.reciprocal_rank += metrics.reciprocal_rank(position, k)
         self.pages.update(ranked)
-        spread = metrics.intra_list_diversity(vectors)
+        if vectors is not None:
+            spread = metrics.intra_list_diversity(vectors)
         if spread is not None:
             self.diversity_sum += spread
             self.diversity_lists += 1
@@ -105,8 +109,10 @@ class Report:
     def add(self, ranker: str, part: str, target: int, rows: Sequence[RankedRow]) -> None:
         self.totals[(ranker, part)].add(target, rows, self.k)
 
-    def add_ids(self, ranker: str, part: str, target: int, ranked: Sequence[int], vectors) -> None:
-        self.totals[(ranker, part)].add_ids(target, ranked, vectors, self.k)
+    def add_ids(
+        self, ranker: str, part: str, target: int, ranked: Sequence[int], spread: float | None
+    ) -> None:
+        self.totals[(ranker, part)].add_ids(target, ranked, None, self.k, spread)
 
     def add_impression(self, ranker: str, scores: Sequence[float], labels: Sequence[int]) -> None:
         self.impressions[ranker].add(scores, labels)

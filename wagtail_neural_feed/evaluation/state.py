@@ -122,6 +122,8 @@ class ReplayState:
     ) -> None:
         self.catalogue, self.log = catalogue, log
         pages = np.unique(np.concatenate([catalogue.page_ids, log.page]))
+        #: The page id of each counter.
+        self.pages = pages
         self.event_page = np.searchsorted(pages, log.page)  # index into the counters
         self.catalogue_counter = np.searchsorted(pages, catalogue.page_ids)
         in_catalogue = np.full(len(pages), -1, dtype=np.int64)
@@ -133,7 +135,13 @@ class ReplayState:
         self.applied = 0
         seq = np.arange(1, len(log) + 1, dtype=np.int64)
         self.by_reader = _Slices(log.reader, seq)
-        self.by_page = _Slices(log.page, seq)
+        # Each reader's first interaction with each page: co-reads count readers.
+        order = np.lexsort((seq, log.page, log.reader))
+        new = np.ones(len(order), dtype=bool)
+        new[1:] = (np.diff(log.reader[order]) != 0) | (np.diff(log.page[order]) != 0)
+        self.firsts = np.sort(order[new])
+        self.first_by_reader = _Slices(log.reader[self.firsts], seq[self.firsts])
+        self.first_by_page = _Slices(log.page[self.firsts], seq[self.firsts])
 
     def advance(self, upto: int) -> None:
         """Fold events ``applied+1 .. upto`` into the counters as one batch."""
@@ -183,16 +191,16 @@ class ReplayState:
 
     def co_reads(self, anchor: int, reader: int, before: int) -> tuple[np.ndarray, np.ndarray]:
         """(catalogue items, distinct other readers who read the item and ``anchor``), before."""
-        others = np.unique(self.log.reader[self.by_page.rows(anchor, before)])
+        others = self.log.reader[self.firsts[self.first_by_page.rows(anchor, before)]]
         others = others[others != reader]
         if len(others) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        rows = self.by_reader.rows_of_many(others, before)
-        pages, readers = self.event_item[rows], self.log.reader[rows]
-        keep = (pages >= 0) & (self.log.page[rows] != anchor)
-        pairs = np.unique(np.stack([pages[keep], readers[keep]]), axis=1)
-        items, counts = np.unique(pairs[0], return_counts=True)
-        return items, counts
+        rows = self.firsts[self.first_by_reader.rows_of_many(others, before)]
+        items = self.event_item[rows]
+        items = items[(items >= 0) & (self.log.page[rows] != anchor)]
+        counts = np.bincount(items, minlength=len(self.catalogue))
+        found = np.flatnonzero(counts)
+        return found, counts[found]
 
 
 class _Slices:
