@@ -93,6 +93,7 @@ def compare_engines(config, rankers, split: str, max_events, sql_events: int) ->
                 result.summary.held_out,
                 f"{result.seconds:.2f}",
                 f"{result.events_per_second:.0f}",
+                f"{result.summary.held_out / max(result.cpu_seconds, 1e-9):.0f}",
             ]
         )
     return speed
@@ -127,7 +128,7 @@ def main() -> None:
     if speed:
         print_table(
             f"speed ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f})",
-            ["split", "engine", "held-out events", "seconds", "events/s"],
+            ["split", "engine", "held-out events", "seconds", "events/s", "events/CPU-s"],
             speed,
         )
     if args.tune:

@@ -10,6 +10,7 @@ must equal a separate SQL-only replay's.
 
 from __future__ import annotations
 
+from dataclasses import make_dataclass
 from datetime import timedelta
 
 import numpy as np
@@ -19,6 +20,7 @@ from tests.bulk import bulk_embeddings, clustered_vectors
 from tests.factories import ArticlePageFactory, SectionPageFactory
 from tests.news_world import build_news_world
 from wagtail_neural_feed.evaluation import engine as engine_module
+from wagtail_neural_feed.evaluation.engine import supports
 from wagtail_neural_feed.evaluation.parity import lists_agree
 from wagtail_neural_feed.evaluation.rankers import Ranker, baselines, co_read_ranker
 from wagtail_neural_feed.evaluation.replay import Replay
@@ -163,3 +165,15 @@ def test_lists_agree_only_up_to_ties():
     assert lists_agree([(1, 0.5), (2, 0.5)], [(2, 0.5), (1, 0.5 + 1e-9)])  # a tie swapped
     assert not lists_agree([(1, 0.5), (2, 0.4)], [(1, 0.5), (3, 0.3)])
     assert not lists_agree([(1, 0.5)], [(1, 0.5), (2, 0.4)])
+
+
+def test_a_feed_with_another_score_term_is_ranked_by_sql():
+    """A co-read weight (the item-to-item term) is not in the fast engine: SQL ranks."""
+    with_co_read = make_dataclass(
+        "WithCoRead", [("co_read_weight", float, 0.5)], bases=(FeedConfig,), frozen=True
+    )
+    assert supports(FeedConfig(slug="plain"))
+    assert not supports(with_co_read(slug="co"))
+    assert supports(with_co_read(slug="off", co_read_weight=0.0))
+    assert Replay(with_co_read(slug="co")).engine == "sql"
+    assert Replay(FeedConfig(slug="plain")).engine == "fast"

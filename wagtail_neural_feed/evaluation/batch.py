@@ -28,14 +28,20 @@ def top_rows(scores: np.ndarray, count: int) -> list[tuple[np.ndarray, np.ndarra
     if size == 0 or count <= 0:
         empty = (np.zeros(0, dtype=np.int64), np.zeros(0))
         return [empty] * rows
+    crowded = np.zeros(rows, dtype=bool)
     if size > count:
-        part = np.argpartition(-scores, count - 1, axis=1)[:, :count]
+        # One more than needed: if it equals the last one kept, a tie crosses
+        # the edge and argpartition chose among equals (the lowest ids must win).
+        part = np.argpartition(-scores, count, axis=1)[:, : count + 1]
+        values = np.take_along_axis(scores, part, axis=1)
+        edge = values[:, count]
+        part, values = part[:, :count], values[:, :count]
+        threshold = values.min(axis=1)
+        crowded = (edge == threshold) & (edge > NO_SCORE)
     else:
         part = np.broadcast_to(np.arange(size), (rows, size))
-    values = np.take_along_axis(scores, part, axis=1)
-    threshold = values.min(axis=1)
-    # A tie at the edge: argpartition chose among equal scores; take the lowest ids.
-    crowded = (scores >= threshold[:, None]).sum(axis=1) > part.shape[1]
+        values = scores
+        threshold = values.min(axis=1)
     order = np.lexsort((part, -values), axis=-1)
     part = np.take_along_axis(part, order, axis=1)
     values = np.take_along_axis(values, order, axis=1)

@@ -17,7 +17,7 @@ each list are vector operations over the eligible pages.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -267,6 +267,12 @@ class FastEngine:
 
 def _seqs(moments: list[Moment]) -> np.ndarray:
     return np.array([moment.seq for moment in moments], dtype=np.int64)[:, None]
+
+
+def supports(config: FeedConfig) -> bool:
+    """Whether the fast engine reproduces ``config``'s score: the three terms above.
+    A feed with another score term (a co-read weight, say) is ranked by SQL instead."""
+    return not any("co_read" in spec.name and getattr(config, spec.name) for spec in fields(config))
 
 
 def _reads_interactions(config: FeedConfig) -> bool:

@@ -1,5 +1,11 @@
 """The replay: rank every held-out event with only what was known before it.
 
+Two engines rank. ``engine="fast"`` (the default, :mod:`.fast`) keeps the
+state below in memory and ranks batches of events with numpy; every
+``check_every``-th event (and the first few) it also ranks through the SQL
+path described here and stops if a list differs. ``engine="sql"`` ranks
+every event through the SQL path. This docstring describes the SQL path.
+
 Everything happens in one transaction that is rolled back at the end, so the
 site's data is untouched. At the start it
 
@@ -52,6 +58,7 @@ from ..profiles import profile_vector
 from ..ranking import Audience, RankedRow, Scope, load_scope
 from ..statements import parse_vector, run_statement, table_name
 from . import history
+from .engine import supports
 from .fast import FastReplay
 from .history import EVENTS_TABLE, HeldOutEvent, HistorySummary
 from .rankers import Ranker, baselines, rank_all
@@ -109,6 +116,11 @@ class Replay:
     ) -> None:
         if engine not in ENGINES:
             raise EvaluationError(f"engine must be one of {', '.join(ENGINES)}.")
+        if engine == "fast" and not all(
+            supports(r.config) for r in rankers or [Ranker("", config)]
+        ):
+            logger.warning("A feed uses a score term the fast engine lacks: the SQL engine ranks.")
+            engine = "sql"
         if split not in history.SPLITS:
             raise EvaluationError(f"split must be one of {', '.join(history.SPLITS)}.")
         if context not in ("none", "last"):
@@ -260,7 +272,7 @@ class Replay:
     def _advance(self, upto: int, now: datetime) -> None:
         """Replay events ``applied+1 .. upto`` (all strictly before ``now``); reveal pages."""
         if upto > self.applied:
-            _replay_events(self.applied, upto)
+            history.replay_events(self.applied, upto)
             if self.track_last_pages:
                 self._remember_last_pages(self.applied, upto)
             self.applied = upto
@@ -315,42 +327,3 @@ class Replay:
             if vector is not None:
                 return vector
         return None
-
-
-def _replay_events(after: int, upto: int) -> None:
-    """Insert events ``after+1 .. upto`` as interactions and add them to the decayed counters.
-
-    ``upto`` is always some held-out event's ``before``; the range may span
-    several of the replay's batches (the fast engine's parity check jumps
-    ahead). Each counter ends referenced to its last batch's time
-    (``batch_at``), exactly as if the batches had been applied one by one.
-    """
-    half_life = float(neural_feed_settings.POPULARITY_HALF_LIFE_DAYS) * 86400.0
-    popularity = PagePopularity._meta.db_table
-    with connection.cursor() as cursor:
-        # One statement: the events go back into the interaction table, and into
-        # the counters as refresh_popularity() keeps them (a decayed sum at
-        # computed_at), updated incrementally.
-        cursor.execute(
-            f"""WITH batch AS (
-                SELECT seq, reader_id, page_id, kind, value, weight, created_at, batch_at
-                FROM {EVENTS_TABLE} WHERE seq > %(after)s AND seq <= %(upto)s),
-            inserted AS (
-                INSERT INTO {Interaction._meta.db_table}
-                    (reader_id, page_id, kind, value, weight, created_at)
-                SELECT reader_id, page_id, kind, value, weight, created_at FROM batch
-                ORDER BY seq),
-            pages AS (SELECT page_id, max(batch_at) AS at FROM batch GROUP BY page_id)
-            INSERT INTO {popularity} AS p (page_id, score, interactions, computed_at)
-            SELECT b.page_id,
-                   sum(b.weight * power(2, -extract(epoch FROM pages.at - b.created_at) / %(h)s)),
-                   count(*), pages.at
-            FROM batch b JOIN pages ON pages.page_id = b.page_id GROUP BY b.page_id, pages.at
-            ON CONFLICT (page_id) DO UPDATE SET
-                score = p.score * power(2, -extract(epoch FROM EXCLUDED.computed_at
-                                                    - p.computed_at) / %(h)s)
-                        + EXCLUDED.score,
-                interactions = p.interactions + EXCLUDED.interactions,
-                computed_at = EXCLUDED.computed_at""",
-            {"after": after, "upto": upto, "h": half_life},
-        )

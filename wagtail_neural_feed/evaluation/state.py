@@ -7,7 +7,7 @@ event ranked):
 
 * the popularity counters, kept incrementally exactly as the SQL replay keeps
   them (a decayed sum per page, referenced to its last batch's time; one
-  batch per held-out event, :func:`.replay._replay_events`);
+  batch per held-out event, :func:`.history.replay_events`);
 * a reader's already-read pages, last page and profile (folded by the
   profiles module's maths from the reader's prefix), read from per-reader
   slices;
@@ -133,6 +133,7 @@ class ReplayState:
         self.counters = Counters(len(pages), popularity_days * 86400.0)
         self.profile_seconds = profile_days * 86400.0
         self.applied = 0
+        self._last_lookup: tuple = (None, None)
         seq = np.arange(1, len(log) + 1, dtype=np.int64)
         self.by_reader = _Slices(log.reader, seq)
         # Each reader's first interaction with each page: co-reads count readers.
@@ -163,7 +164,9 @@ class ReplayState:
 
     def reader_events(self, reader: int, before: int) -> np.ndarray:
         """Row numbers of the reader's events among ``1 .. before``, in time order."""
-        return self.by_reader.rows(reader, before)
+        if self._last_lookup[0] != (reader, before):
+            self._last_lookup = ((reader, before), self.by_reader.rows(reader, before))
+        return self._last_lookup[1]
 
     def read_items(self, reader: int, before: int) -> np.ndarray:
         items = self.event_item[self.reader_events(reader, before)]
@@ -212,6 +215,14 @@ class _Slices:
         self.seq_sorted = seq[order]
         self.keys, starts, counts = np.unique(keys[order], return_index=True, return_counts=True)
         self.starts, self.ends = starts, starts + counts
+        #: key -> (start, end) of its rows: one dict lookup per event.
+        self.spans = dict(
+            zip(
+                self.keys.tolist(),
+                zip(starts.tolist(), self.ends.tolist(), strict=True),
+                strict=True,
+            )
+        )
         self.span = int(seq.max()) + 1 if len(seq) else 1
         rank = np.repeat(np.arange(len(self.keys)), counts)
         self.composite = rank * self.span + self.seq_sorted
@@ -222,11 +233,11 @@ class _Slices:
         return np.where(self.keys[found] == keys, found, -1) if len(self.keys) else found - 1
 
     def rows(self, key: int, before: int) -> np.ndarray:
-        rank = int(self._ranks(np.array([key]))[0])
-        if rank < 0:
+        span = self.spans.get(int(key))
+        if span is None:
             return np.zeros(0, dtype=np.int64)
-        start, end = self.starts[rank], self.ends[rank]
-        stop = start + np.searchsorted(self.seq_sorted[start:end], before, side="right")
+        start, end = span
+        stop = start + int(np.searchsorted(self.seq_sorted[start:end], before, side="right"))
         return self.rows_sorted[start:stop]
 
     def rows_of_many(self, keys: np.ndarray, before: int) -> np.ndarray:
