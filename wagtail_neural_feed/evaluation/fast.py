@@ -33,6 +33,8 @@ from .state import ReplayState, load_events
 
 #: Held-out events whose similarities are computed in one matrix product.
 BATCH = 64
+#: Events scored together (their score matrices stay small enough for the cache).
+SCORE_BATCH = 16
 #: Events always checked against SQL at the start of a run.
 FIRST_CHECKS = 3
 
@@ -115,9 +117,17 @@ class FastReplay:
             self.replay.observe(event, moment)
         similarities = self.engine.similarities(queries)
         names = [ranker.name for ranker in self.replay.rankers]
-        ranked_lists = self.engine.rank(moments, similarities)
-        for event, lists in zip(events, ranked_lists, strict=True):
-            spreads = intra_list_diversities([self.catalogue.vectors[r.items] for r in lists])
+        ranked_lists = [
+            lists
+            for start in range(0, len(moments), SCORE_BATCH)
+            for lists in self.engine.rank(moments[start : start + SCORE_BATCH], similarities)
+        ]
+        width = len(names)
+        spread_all = intra_list_diversities(
+            [self.catalogue.vectors[r.items] for lists in ranked_lists for r in lists]
+        )
+        for number, (event, lists) in enumerate(zip(events, ranked_lists, strict=True)):
+            spreads = spread_all[number * width : (number + 1) * width]
             for name, ranked, spread in zip(names, lists, spreads, strict=True):
                 page_ids = self.catalogue.page_ids[ranked.items]
                 report.add_ids(name, event.part, event.page_id, page_ids, spread)
