@@ -37,6 +37,8 @@ BATCH = 64
 SCORE_BATCH = 16
 #: Events always checked against SQL at the start of a run.
 FIRST_CHECKS = 3
+#: Rankers checked per checked event (with more, a window moves along them).
+CHECK_RANKERS = 8
 
 
 class FastReplay:
@@ -133,11 +135,24 @@ class FastReplay:
                 report.add_ids(name, event.part, event.page_id, page_ids, spread)
             done += 1
             if reference is not None and self._checked(done):
-                expected = reference(event)
-                compare(event, self.replay.rankers, self.catalogue.page_ids, lists, expected)
+                chosen = self._checked_rankers(done)
+                rankers = [self.replay.rankers[i] for i in chosen]
+                expected = reference(event, rankers=rankers)
+                ours = [lists[i] for i in chosen]
+                compare(event, rankers, self.catalogue.page_ids, ours, expected)
             if self.replay.progress is not None:
                 self.replay.progress(done, self.summary.held_out)
         return done
+
+    def _checked_rankers(self, done: int) -> list[int]:
+        """All rankers, or (``--tune``'s many trials) the first and a window that moves
+        along the others from one check to the next: every ranker is checked in turn."""
+        count = len(self.replay.rankers)
+        if count <= CHECK_RANKERS:
+            return list(range(count))
+        others = count - 1
+        start = (done * (CHECK_RANKERS - 1)) % others
+        return [0, *sorted({1 + (start + j) % others for j in range(CHECK_RANKERS - 1)})]
 
     def _checked(self, done: int) -> bool:
         every = self.replay.check_every

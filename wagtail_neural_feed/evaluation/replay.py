@@ -210,8 +210,11 @@ class Replay:
             if self.progress is not None:
                 self.progress(done, summary.held_out)
 
-    def _reference(self, event: HeldOutEvent, *, observe: bool = False) -> list[list[RankedRow]]:
-        """Every ranker's list from the real statements, the tables brought to the event."""
+    def _reference(
+        self, event: HeldOutEvent, *, observe: bool = False, rankers: Sequence[Ranker] = ()
+    ) -> list[list[RankedRow]]:
+        """Each ranker's list (default: all) from the real statements, the tables brought
+        to the event."""
         self._advance(event.before, event.created_at)
         scope, exclude = self._scope(event)
         if observe:
@@ -220,7 +223,7 @@ class Replay:
             scope = replace(scope, embedded_pages=0)  # the exact branch, see run()
             exclude = [*exclude, *self.fast.unpublished(event)]
         return rank_all(
-            self.rankers,
+            rankers or self.rankers,
             Audience(reader_id=event.reader_id),
             scope,
             limit=self.k,
