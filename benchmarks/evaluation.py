@@ -48,46 +48,88 @@ def build(pages: int, readers: int, reads: int, rebuild: bool) -> None:
     print(f"built {pages} pages, {world.events} reads in {time.perf_counter() - started:.0f} s")
 
 
+def quality_table(title: str, result) -> None:
+    results = result.report.as_dict(result.catalogue_size)
+    print_table(
+        title,
+        ["ranker", "NDCG@10", "hit rate@10", "MRR@10", "coverage", "diversity"],
+        [
+            [
+                name,
+                f"{values['ndcg@10']:.4f}",
+                f"{values['hit_rate@10']:.4f}",
+                f"{values['mrr@10']:.4f}",
+                f"{values['coverage']:.3f}",
+                "-" if values["diversity"] is None else f"{values['diversity']:.3f}",
+            ]
+            for name, values in results.items()
+        ],
+    )
+
+
+def compare_engines(config, rankers, split: str, max_events, sql_events: int) -> list[list]:
+    """Held-out events/s of the fast engine (with and without its SQL check) and of SQL,
+    interleaved in one process; the quality table from the checked fast run."""
+    from wagtail_neural_feed.evaluation.replay import Replay
+
+    speed = []
+    runs = [
+        ("fast, checked every 50th", {"engine": "fast"}, max_events),
+        ("fast, no check", {"engine": "fast", "check_every": 0}, max_events),
+        ("sql", {"engine": "sql"}, sql_events),
+    ]
+    for label, options, events in runs:
+        result = Replay(config, rankers=rankers, split=split, max_events=events, **options).run()
+        if label.startswith("fast, checked"):
+            quality_table(
+                f"{split}: {result.summary.held_out} held-out events of {result.summary.events} "
+                f"({len(rankers)} rankers each)",
+                result,
+            )
+        speed.append(
+            [
+                split,
+                label,
+                result.summary.held_out,
+                f"{result.seconds:.2f}",
+                f"{result.events_per_second:.0f}",
+                f"{result.summary.held_out / max(result.cpu_seconds, 1e-9):.0f}",
+            ]
+        )
+    return speed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=5000)
     parser.add_argument("--readers", type=int, default=2000)
     parser.add_argument("--reads", type=int, default=20)
     parser.add_argument("--max-events", type=int, default=None)
+    parser.add_argument(
+        "--sql-events", type=int, default=200, help="Held-out events for the (slow) SQL engine."
+    )
     parser.add_argument("--tune", action="store_true")
     parser.add_argument("--no-baselines", action="store_true", help="Only --tune.")
-    parser.add_argument("--trials", type=int, default=24)
+    parser.add_argument("--trials", type=int, default=None, help="Default: the whole grid.")
     parser.add_argument("--rebuild", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.evaluation_settings")
     setup_django("benchmarks.evaluation_settings")
     from wagtail_neural_feed.evaluation.rankers import Ranker, baselines, co_read_ranker
-    from wagtail_neural_feed.evaluation.replay import Replay
     from wagtail_neural_feed.evaluation.tuning import tune
     from wagtail_neural_feed.feeds import get_feed_config
 
     build(args.pages, args.readers, args.reads, args.rebuild)
     config = get_feed_config("default")
+    speed = []
     for split in () if args.no_baselines else ("leave-last-out", "time"):
         rankers = [Ranker("feed", config), *baselines(config), co_read_ranker(config)]
-        result = Replay(config, rankers=rankers, split=split, max_events=args.max_events).run()
-        results = result.report.as_dict(result.catalogue_size)
+        speed += compare_engines(config, rankers, split, args.max_events, args.sql_events)
+    if speed:
         print_table(
-            f"{split}: {result.summary.held_out} held-out events of {result.summary.events}, "
-            f"{result.events_per_second:.0f} held-out events/s ({result.seconds:.1f} s, "
-            f"{len(results)} rankers each)",
-            ["ranker", "NDCG@10", "hit rate@10", "MRR@10", "coverage", "diversity"],
-            [
-                [
-                    name,
-                    f"{values['ndcg@10']:.4f}",
-                    f"{values['hit_rate@10']:.4f}",
-                    f"{values['mrr@10']:.4f}",
-                    f"{values['coverage']:.3f}",
-                    "-" if values["diversity"] is None else f"{values['diversity']:.3f}",
-                ]
-                for name, values in results.items()
-            ],
+            f"speed ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f})",
+            ["split", "engine", "held-out events", "seconds", "events/s", "events/CPU-s"],
+            speed,
         )
     if args.tune:
         tuned = tune(config, trials=args.trials, split="time", max_events=args.max_events)

@@ -70,6 +70,11 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=600)
     parser.add_argument("--lists", type=int, default=6000)
     parser.add_argument("--max-events", type=int, default=1000)
+    parser.add_argument(
+        "--sql-events", type=int, default=200, help="Held-out events for the SQL engine's speed."
+    )
+    parser.add_argument("--tune", action="store_true", help="Also --tune (time split).")
+    parser.add_argument("--skip-import", action="store_true", help="Reuse the last import.")
     args = parser.parse_args()
     setup_django("benchmarks.evaluation_settings")
     from django.core.management import call_command
@@ -79,35 +84,50 @@ def main() -> None:
     from tests.factories import HomePageFactory
     from wagtail_neural_feed.models import Reader
 
-    Reader.objects.all().delete()
-    for page in Page.objects.filter(depth=2):
-        Site.objects.filter(root_page=page).delete()
-        remove_tree(page)
-    root = Page.get_first_root_node()
-    Page.objects.filter(pk=root.pk).update(numchild=Page.objects.filter(depth=2).count())
-    root.refresh_from_db()
-    home = HomePageFactory(parent=root, title="MIND", slug="mind-synthetic")
-    Site.objects.create(hostname="localhost", root_page=home, is_default_site=True)
-    with tempfile.TemporaryDirectory() as folder:
-        write_files(Path(folder), args.news, args.users, args.lists)
-        started = time.perf_counter()
-        call_command(
-            "neural_feed_import_mind",
-            f"{folder}/news.tsv",
-            f"{folder}/behaviors.tsv",
-            "--page-type",
-            "testapp.NewsPage",
-            "--section-type",
-            "testapp.SectionPage",
-        )
-        print(f"imported in {time.perf_counter() - started:.0f} s")
+    if not args.skip_import:
+        Reader.objects.all().delete()
+        for page in Page.objects.filter(depth=2):
+            Site.objects.filter(root_page=page).delete()
+            remove_tree(page)
+        root = Page.get_first_root_node()
+        Page.objects.filter(pk=root.pk).update(numchild=Page.objects.filter(depth=2).count())
+        root.refresh_from_db()
+        home = HomePageFactory(parent=root, title="MIND", slug="mind-synthetic")
+        Site.objects.create(hostname="localhost", root_page=home, is_default_site=True)
+        with tempfile.TemporaryDirectory() as folder:
+            write_files(Path(folder), args.news, args.users, args.lists)
+            started = time.perf_counter()
+            call_command(
+                "neural_feed_import_mind",
+                f"{folder}/news.tsv",
+                f"{folder}/behaviors.tsv",
+                "--page-type",
+                "testapp.NewsPage",
+                "--section-type",
+                "testapp.SectionPage",
+            )
+            print(f"imported in {time.perf_counter() - started:.0f} s")
     for split in ("leave-last-out", "time"):
-        print(f"\n--split {split}")
+        for engine, events in (("fast", args.max_events), ("sql", args.sql_events)):
+            print(f"\n--split {split} --engine {engine} --max-events {events}")
+            call_command(
+                "neural_feed_evaluate",
+                "--split",
+                split,
+                "--co-read",
+                "--engine",
+                engine,
+                "--max-events",
+                str(events),
+                verbosity=0,
+            )
+    if args.tune:
+        print("\n--tune --split time")
         call_command(
             "neural_feed_evaluate",
+            "--tune",
             "--split",
-            split,
-            "--co-read",
+            "time",
             "--max-events",
             str(args.max_events),
             verbosity=0,

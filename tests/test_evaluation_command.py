@@ -99,7 +99,7 @@ def test_tune_command_prints_the_feed_to_paste(news_section):
 def test_trial_grid_and_feed_source():
     config = FeedConfig(slug="news")
     grid = trial_configs(config, trials=None)
-    assert len(grid) == 7 * 5 * 3 - 1  # the current setting (on the grid) is not a trial
+    assert len(grid) == 8 * 5 * 4 - 1  # the current setting (on the grid) is not a trial
     assert len(trial_configs(config, trials=5, seed=1)) == 5
     assert trial_configs(config, trials=5, seed=1) == trial_configs(config, trials=5, seed=1)
     with_context = trial_configs(config, trials=None, with_context=True)

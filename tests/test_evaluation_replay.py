@@ -14,6 +14,7 @@ from tests.helpers import make_reader
 from tests.news_world import build_news_world
 from wagtail_neural_feed.conf import neural_feed_settings
 from wagtail_neural_feed.evaluation import replay as replay_module
+from wagtail_neural_feed.evaluation.engine import FastEngine
 from wagtail_neural_feed.evaluation.rankers import co_read_ranker
 from wagtail_neural_feed.evaluation.replay import Replay
 from wagtail_neural_feed.exceptions import EvaluationError
@@ -49,6 +50,9 @@ class Recording(Replay):
         self.seen = []
 
     def observe(self, event, scope):
+        if self.engine == "fast":
+            self.seen.append(_fast_state(self, event, scope))
+            return
         self.seen.append(
             {
                 "event": event,
@@ -69,24 +73,74 @@ class Recording(Replay):
         )
 
 
+def _fast_state(replay, event, moment):
+    """The fast engine's state as of ``event`` (what it ranks from), as the SQL tables'."""
+    state = replay.fast.state
+    base = replay.fast.summary.first_at
+    when = [base + timedelta(seconds=float(t)) for t in state.log.time[: state.applied]]
+    counters = state.counters
+    return {
+        "event": event,
+        "scope_profile": moment.profile,
+        "context_page": moment.context_page,
+        "stored_profiles": ReaderProfile.objects.count(),
+        "interactions": list(
+            zip(
+                state.log.reader[: state.applied].tolist(),
+                state.log.page[: state.applied].tolist(),
+                when,
+                strict=True,
+            )
+        ),
+        "popularity": {
+            int(state.pages[i]): (
+                float(counters.score[i]),
+                base + timedelta(seconds=float(counters.at[i])),
+            )
+            for i in np.flatnonzero(counters.has)
+        },
+        "read": set(
+            state.catalogue.page_ids[state.read_items(event.reader_id, event.before)].tolist()
+        ),
+    }
+
+
+ENGINES = ["fast", "sql"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("split", ["leave-last-out", "time"])
-def test_no_leak_into_profile_popularity_or_already_read(news_section, monkeypatch, split):
+def test_no_leak_into_profile_popularity_or_already_read(news_section, monkeypatch, split, engine):
     build_news_world(news_section, pages=80, readers=12, reads_per_reader=6, seed=3)
     rows, embeddings, published = _history()
     before_counts = (Interaction.objects.count(), ReaderProfile.objects.count())
     ranked = []
     real_rank = replay_module.rank_all
+    real_fast_rank = FastEngine.rank
 
     def spy(rankers, audience, scope, *, now, **kwargs):
         lists = real_rank(rankers, audience, scope, now=now, **kwargs)
-        assert len(lists) == len(rankers) == 5
+        assert len(lists) == len(rankers) == 6
         for rows in lists:
             assert len(rows) == 10
             ranked.append((now, [published[row.page_id] for row in rows]))
         return lists
 
+    def fast_spy(self, moments, similarities):
+        batch = real_fast_rank(self, moments, similarities)
+        for moment, lists in zip(moments, batch, strict=True):
+            assert len(lists) == 6
+            now = self.state.log.time[moment.seq - 1]
+            for found in lists:
+                assert len(found.items) == 10
+                assert (self.catalogue.published[found.items] <= now).all()
+                ranked.append(now)
+        return batch
+
     monkeypatch.setattr(replay_module, "rank_all", spy)
-    replay = Recording(get_feed_config("default"), split=split)
+    monkeypatch.setattr(FastEngine, "rank", fast_spy)
+    # No check against SQL: what the fast engine alone ranks from must not leak.
+    replay = Recording(get_feed_config("default"), split=split, engine=engine, check_every=0)
     result = replay.run()
     assert result.summary.held_out == len(replay.seen) > 5
     pop_half_life = neural_feed_settings.POPULARITY_HALF_LIFE_DAYS * 86400
@@ -121,31 +175,46 @@ def test_no_leak_into_profile_popularity_or_already_read(news_section, monkeypat
         expected_profile = total / np.linalg.norm(total)
         assert seen["stored_profiles"] == 0  # none from the site's (future-aware) history
         np.testing.assert_allclose(seen["scope_profile"], expected_profile, atol=1e-5)
+        if engine == "fast":
+            # Already read: exactly the reader's pages before t.
+            assert seen["read"] == {row["page_id"] for row in mine}
+            continue
         # The catalogue: no page published after t can be shown.
         assert all(published[page_id] <= t for page_id in seen["live"])
-    assert ranked and all(all(when <= now for when in pages) for now, pages in ranked)
+    assert len(ranked) == 6 * result.summary.held_out
+    if engine == "sql":
+        assert all(all(when <= now for when in pages) for now, pages in ranked)
     # Rolled back: the site's data is as it was.
     assert (Interaction.objects.count(), ReaderProfile.objects.count()) == before_counts
     assert PageEmbedding.objects.filter(live=False).count() == 0
 
 
-def test_most_recent_is_perfect_when_readers_read_the_newest_page(news_section):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_most_recent_is_perfect_when_readers_read_the_newest_page(news_section, engine):
     """Any leak of a later page or read would put it first and break this."""
     build_news_world(news_section, pages=60, readers=10, reads_per_reader=5, newest_only=True)
-    result = Replay(get_feed_config("default"), split="leave-last-out").run()
+    result = Replay(get_feed_config("default"), split="leave-last-out", engine=engine).run()
     results = result.report.as_dict(result.catalogue_size)
     assert results["most recent"]["events"] == result.summary.held_out == 10
     assert results["most recent"]["ndcg@10"] == pytest.approx(1.0)
     assert results["most recent"]["mrr@10"] == pytest.approx(1.0)
     assert results["random"]["ndcg@10"] < 0.5
-    assert set(results) == {"feed", "random", "most recent", "most popular", "pure similarity"}
+    assert set(results) == {
+        "feed",
+        "random",
+        "most recent",
+        "most popular",
+        "pure similarity",
+        "recent + popular",
+    }
     assert 0 < results["feed"]["coverage"] <= 1
     assert 0 <= results["feed"]["diversity"] <= 2
 
 
-def test_time_split_holds_out_only_after_the_cutoff(news_section):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_time_split_holds_out_only_after_the_cutoff(news_section, engine):
     world = build_news_world(news_section, pages=60, readers=10, reads_per_reader=5, seed=1)
-    replay = Recording(get_feed_config("default"), split="time", max_events=7)
+    replay = Recording(get_feed_config("default"), split="time", max_events=7, engine=engine)
     replay.run()
     times = [seen["event"].created_at for seen in replay.seen]
     assert len(times) == 7 and times == sorted(times)
@@ -155,14 +224,16 @@ def test_time_split_holds_out_only_after_the_cutoff(news_section):
     assert {seen["event"].part for seen in replay.seen} == {"validation", "test"}
 
 
-def test_too_few_events_refused(news_section):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_too_few_events_refused(news_section, engine):
     world = build_news_world(news_section, pages=20, readers=2, reads_per_reader=3)
     with pytest.raises(EvaluationError, match="held-out events"):
-        Replay(get_feed_config("default"), min_held_out=1000).run()
+        Replay(get_feed_config("default"), min_held_out=1000, engine=engine).run()
     assert Interaction.objects.count() == world.events  # rolled back
 
 
-def test_context_last_ranks_on_the_previously_read_page(news_section, monkeypatch):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_context_last_ranks_on_the_previously_read_page(news_section, monkeypatch, engine):
     build_news_world(news_section, pages=60, readers=8, reads_per_reader=5, seed=5)
     rows, embeddings, _ = _history()
     excluded = []
@@ -173,8 +244,17 @@ def test_context_last_ranks_on_the_previously_read_page(news_section, monkeypatc
         return real_rank(rankers, audience, scope, exclude=exclude, **kwargs)
 
     monkeypatch.setattr(replay_module, "rank_all", spy)
-    replay = Recording(get_feed_config("default"), context="last")
+    replay = Recording(get_feed_config("default"), context="last", engine=engine)
     replay.run()
+    if engine == "fast":
+        # The SQL check (the first three events, then every 50th) ranked these.
+        assert len(excluded) == min(3, len(replay.seen))
+        for seen in replay.seen:
+            event = seen["event"]
+            mine = [r for r in rows if r["reader_id"] == event.reader_id]
+            previous = [r for r in mine if r["created_at"] < event.created_at][-1]
+            assert seen["context_page"] == previous["page_id"]
+        return
     assert len(replay.seen) == len(excluded) > 3
     for seen, exclude in zip(replay.seen, excluded, strict=True):
         event = seen["event"]
@@ -185,7 +265,8 @@ def test_context_last_ranks_on_the_previously_read_page(news_section, monkeypatc
         np.testing.assert_allclose(seen["context"], expected / np.linalg.norm(expected), atol=1e-5)
 
 
-def test_co_read_counts_only_earlier_readers_of_the_last_page(news_section, monkeypatch):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_co_read_counts_only_earlier_readers_of_the_last_page(news_section, monkeypatch, engine):
     """Readers 1-3 read A then B, reader 4 reads A then B, readers 5-8 read A then C,
     in that order; each reader's second read is held out."""
     start = datetime(2026, 3, 1, tzinfo=UTC)
@@ -205,15 +286,32 @@ def test_co_read_counts_only_earlier_readers_of_the_last_page(news_section, monk
         )
     lists = {}
     real_rank = replay_module.rank_all
+    real_fast_rank = FastEngine.rank
 
     def spy(rankers, audience, scope, **kwargs):
         result = real_rank(rankers, audience, scope, **kwargs)
         lists[audience.reader_id] = [(row.page_id, row.score) for row in result[0]]
         return result
 
-    monkeypatch.setattr(replay_module, "rank_all", spy)
+    def fast_spy(self, moments, similarities):
+        batch = real_fast_rank(self, moments, similarities)
+        for moment, result in zip(moments, batch, strict=True):
+            found = result[0]
+            lists[moment.reader] = list(
+                zip(
+                    self.catalogue.page_ids[found.items].tolist(),
+                    found.scores.tolist(),
+                    strict=True,
+                )
+            )
+        return batch
+
+    if engine == "fast":
+        monkeypatch.setattr(FastEngine, "rank", fast_spy)
+    else:
+        monkeypatch.setattr(replay_module, "rank_all", spy)
     config = get_feed_config("default")
-    result = Replay(config, rankers=[co_read_ranker(config)]).run()
+    result = Replay(config, rankers=[co_read_ranker(config)], engine=engine, check_every=0).run()
     assert result.summary.held_out == 8
     assert lists[readers[0].pk] == []  # nobody read A before reader 1
     # Reader 4: three earlier readers of A read B; readers 5-8 (later) must not count.
@@ -222,7 +320,8 @@ def test_co_read_counts_only_earlier_readers_of_the_last_page(news_section, monk
     assert lists[readers[7].pk] == [(b, 4.0), (c, 3.0)]
 
 
-def test_leave_last_out_holds_out_the_last_eligible_event(news_section):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_leave_last_out_holds_out_the_last_eligible_event(news_section, engine):
     """A like on a page already viewed, or a dislike, is not a held-out event:
     the reader's last first-view is."""
     start = datetime(2026, 3, 1, tzinfo=UTC)
@@ -242,7 +341,7 @@ def test_leave_last_out_holds_out_the_last_eligible_event(news_section):
             weight=weight,
             created_at=start + timedelta(minutes=minutes),
         )
-    replay = Recording(get_feed_config("default"))
+    replay = Recording(get_feed_config("default"), engine=engine)
     replay.run()
     assert [(s["event"].page_id, s["event"].created_at) for s in replay.seen] == [
         (ids[1], start + timedelta(minutes=1))

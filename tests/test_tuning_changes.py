@@ -92,7 +92,14 @@ def test_an_evaluation_is_stored_and_the_dashboard_shows_it(news_section, admin_
     assert (run.feed, run.kind, run.split, run.k) == ("default", "evaluate", "time", 10)
     assert run.events == run.metrics["feed"]["events"] > 0
     assert run.interactions == world.events and run.started_at <= run.finished_at
-    assert set(run.metrics) == {"feed", "random", "most recent", "most popular", "pure similarity"}
+    assert set(run.metrics) == {
+        "feed",
+        "random",
+        "most recent",
+        "most popular",
+        "pure similarity",
+        "recent + popular",
+    }
 
     response = admin_client.get(DASHBOARD)
     assert response.status_code == 200

@@ -25,7 +25,8 @@ from datetime import datetime
 
 from django.db import connection
 
-from ..models import Interaction, PageEmbedding
+from ..conf import neural_feed_settings
+from ..models import Interaction, PageEmbedding, PagePopularity
 
 EVENTS_TABLE = "nf_replay_events"
 SPLITS = ("time", "leave-last-out")
@@ -78,7 +79,7 @@ def snapshot(
                    row_number() OVER (PARTITION BY reader_id, page_id ORDER BY created_at, id)
                        AS nth_read,
                    reader_id, page_id, kind, value, weight, created_at,
-                   false AS held_out, 'test'::text AS part
+                   false AS held_out, 'test'::text AS part, NULL::timestamptz AS batch_at
             FROM {interactions}""")
         cursor.execute(f"CREATE INDEX ON {EVENTS_TABLE} (seq)")
         cutoff = since
@@ -114,6 +115,7 @@ def snapshot(
                 [max_events],
             )
         _mark_parts(cursor)
+        _mark_batches(cursor)
         cursor.execute(
             f"""SELECT count(*), count(*) FILTER (WHERE held_out), min(created_at)
             FROM {EVENTS_TABLE}"""
@@ -128,6 +130,25 @@ def _mark_parts(cursor) -> None:
         f"""UPDATE {EVENTS_TABLE} SET part = 'validation' WHERE held_out AND seq <=
         (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY seq) FROM {EVENTS_TABLE}
          WHERE held_out)"""
+    )
+
+
+def _mark_batches(cursor) -> None:
+    """Each event's batch time: when the replay folds it into the popularity counters.
+
+    The replay applies the events before each held-out event as one batch
+    (events ``before`` of the previous held-out event + 1 .. its own
+    ``before``) and keeps each counter referenced to its batch's last event.
+    Storing that time per event lets one statement apply many batches at
+    once with the same result (the fast engine's parity check does).
+    """
+    cursor.execute(
+        f"""WITH ends AS (
+            SELECT before AS upto, lag(before) OVER (ORDER BY before) AS after
+            FROM (SELECT DISTINCT before FROM {EVENTS_TABLE} WHERE held_out AND before > 0) b)
+        UPDATE {EVENTS_TABLE} ev SET batch_at = last.created_at
+        FROM ends JOIN {EVENTS_TABLE} last ON last.seq = ends.upto
+        WHERE ev.seq > COALESCE(ends.after, 0) AND ev.seq <= ends.upto"""
     )
 
 
@@ -147,3 +168,42 @@ def held_out_events(chunk: int = 500) -> Iterator[HeldOutEvent]:
         for row in rows:
             yield HeldOutEvent(*row)
         last = rows[-1][0]
+
+
+def replay_events(after: int, upto: int) -> None:
+    """Insert events ``after+1 .. upto`` as interactions and add them to the decayed counters.
+
+    ``upto`` is always some held-out event's ``before``; the range may span
+    several of the replay's batches (the fast engine's parity check jumps
+    ahead). Each counter ends referenced to its last batch's time
+    (``batch_at``), exactly as if the batches had been applied one by one.
+    """
+    half_life = float(neural_feed_settings.POPULARITY_HALF_LIFE_DAYS) * 86400.0
+    popularity = PagePopularity._meta.db_table
+    with connection.cursor() as cursor:
+        # One statement: the events go back into the interaction table, and into
+        # the counters as refresh_popularity() keeps them (a decayed sum at
+        # computed_at), updated incrementally.
+        cursor.execute(
+            f"""WITH batch AS (
+                SELECT seq, reader_id, page_id, kind, value, weight, created_at, batch_at
+                FROM {EVENTS_TABLE} WHERE seq > %(after)s AND seq <= %(upto)s),
+            inserted AS (
+                INSERT INTO {Interaction._meta.db_table}
+                    (reader_id, page_id, kind, value, weight, created_at)
+                SELECT reader_id, page_id, kind, value, weight, created_at FROM batch
+                ORDER BY seq),
+            pages AS (SELECT page_id, max(batch_at) AS at FROM batch GROUP BY page_id)
+            INSERT INTO {popularity} AS p (page_id, score, interactions, computed_at)
+            SELECT b.page_id,
+                   sum(b.weight * power(2, -extract(epoch FROM pages.at - b.created_at) / %(h)s)),
+                   count(*), pages.at
+            FROM batch b JOIN pages ON pages.page_id = b.page_id GROUP BY b.page_id, pages.at
+            ON CONFLICT (page_id) DO UPDATE SET
+                score = p.score * power(2, -extract(epoch FROM EXCLUDED.computed_at
+                                                    - p.computed_at) / %(h)s)
+                        + EXCLUDED.score,
+                interactions = p.interactions + EXCLUDED.interactions,
+                computed_at = EXCLUDED.computed_at""",
+            {"after": after, "upto": upto, "h": half_life},
+        )

@@ -103,3 +103,23 @@ def intra_list_diversity(vectors: Sequence[np.ndarray]) -> float | None:
     pair_sum = (cosine.sum() - np.trace(cosine)) / 2
     pairs = n * (n - 1) / 2
     return float(1.0 - pair_sum / pairs)
+
+
+def intra_list_diversities(lists: Sequence[np.ndarray]) -> list[float | None]:
+    """:func:`intra_list_diversity` of many lists (matrices of row vectors) at once:
+    one batched product per list length."""
+    result: list[float | None] = [None] * len(lists)
+    by_length: dict[int, list[int]] = {}
+    for index, vectors in enumerate(lists):
+        if len(vectors) >= 2:
+            by_length.setdefault(len(vectors), []).append(index)
+    for n, members in by_length.items():
+        stack = np.stack([np.asarray(lists[i], dtype=np.float64) for i in members])
+        norms = np.linalg.norm(stack, axis=2, keepdims=True)
+        norms[norms == 0] = 1.0
+        unit = stack / norms
+        cosine = unit @ unit.transpose(0, 2, 1)
+        pair_sums = (cosine.sum(axis=(1, 2)) - np.trace(cosine, axis1=1, axis2=2)) / 2
+        for i, value in zip(members, 1.0 - pair_sums / (n * (n - 1) / 2), strict=True):
+            result[i] = float(value)
+    return result

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+import numpy as np
+
 from .. import diversity
 from ..feeds import FeedConfig
 from ..models import Interaction, PageEmbedding
@@ -39,6 +41,29 @@ class Ranker:
     co_read: bool = False
 
 
+#: The fixed blend baseline: freshness and popularity weights, freshness half-life
+#: (days). Not tuned: what a news site might pick without any data.
+BLEND_WEIGHTS = (1.0, 1.0)
+BLEND_DAYS = 1.0
+
+#: The random ranker's draw: an integer hash of page id and event, the same in
+#: SQL and numpy (a few rounds of multiply-modulo a prime and an xor-shift;
+#: every intermediate stays below 2^63).
+_MODULUS = 2147483647
+#: ``h.x``: the first rounds, from a lateral subquery (``RANDOM_MIX_SQL``).
+RANDOM_MIX_SQL = f"""LATERAL (SELECT mod(mod(mod(e.page_id, {_MODULUS}) * 48271
+    + mod(%(salt)s::bigint, {_MODULUS}) * 16807 + 1, {_MODULUS}) * 69621, {_MODULUS}) AS x) h"""
+RANDOM_DRAW_SQL = f"mod((h.x # (h.x >> 13)) * 48271, {_MODULUS})"
+
+
+def random_draws(page_ids: np.ndarray, salt) -> np.ndarray:
+    """``RANDOM_DRAW_SQL`` for many pages (and salts: arrays broadcast) at once."""
+    salt = np.asarray(salt, dtype=np.int64)
+    x = ((page_ids % _MODULUS) * 48271 + (salt % _MODULUS) * 16807 + 1) % _MODULUS
+    x = (x * 69621) % _MODULUS
+    return ((x ^ (x >> 13)) * 48271) % _MODULUS
+
+
 def baselines(config: FeedConfig) -> list[Ranker]:
     """The feed's baselines, with its filters (section, page types, already read)."""
     return [
@@ -56,6 +81,11 @@ def baselines(config: FeedConfig) -> list[Ranker]:
         Ranker(
             "pure similarity",
             _weighted(config, 1.0, 0.0, 0.0),
+        ),
+        Ranker(
+            "recent + popular",
+            replace(_weighted(config, 0.0, *BLEND_WEIGHTS), freshness_half_life_days=BLEND_DAYS),
+            personal=False,
         ),
     ]
 
@@ -85,7 +115,7 @@ def rank_all(
     limit: int,
     now: datetime,
     exclude: Sequence[int] = (),
-    salt: str = "",
+    salt: int = 0,
     anchor: int | None = None,
 ) -> list[list[RankedRow]]:
     """Every ranker's top ``limit`` rows for this reader as of ``now``, in one round trip.
@@ -183,9 +213,10 @@ def _random_sql(
     sql = f"""SELECT e.page_id, e.content_type_id, e.path, 0.0::float8 AS similarity,
         0.0::float8 AS freshness, 0.0::float8 AS popularity, -x.position::float8 AS score,
         NULL::text AS completeness, {embedding}
-        FROM (SELECT page_id, row_number() OVER (ORDER BY draw) AS position
-              FROM (SELECT e.page_id, md5(e.page_id::text || %(salt)s) AS draw
-                    FROM {table} e WHERE {where} ORDER BY draw LIMIT {int(limit)}) d) x
+        FROM (SELECT page_id, row_number() OVER (ORDER BY draw, page_id) AS position
+              FROM (SELECT e.page_id, {RANDOM_DRAW_SQL} AS draw
+                    FROM {table} e, {RANDOM_MIX_SQL}
+                    WHERE {where} ORDER BY draw, e.page_id LIMIT {int(limit)}) d) x
         JOIN {table} e ON e.page_id = x.page_id"""
     return sql, params
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from ..feeds import FeedConfig
 from ..models import EvaluationRun
 from .replay import ReplayResult
-from .tuning import TUNED_FIELDS, TuneResult
+from .tuning import TUNED_FIELDS, TuneResult, fixed_baselines_on_test
 
 #: The ranker that is the feed as configured, in an evaluation's metrics.
 FEED_RANKER = "feed"
@@ -38,7 +38,11 @@ def evaluation_payload(result: ReplayResult, feed: str, k: int) -> dict[str, Any
         "cutoff": summary.cutoff,
         "catalogue": result.catalogue_size,
         "events_per_second": result.events_per_second,
+        "engine": result.engine,
         "rankers": result.report.as_dict(result.catalogue_size),
+        "impressions": (
+            result.report.impressions_dict() if result.report.impression_lists else None
+        ),
     }
 
 
@@ -56,6 +60,7 @@ def tuning_payload(result: TuneResult) -> dict[str, Any]:
         "gain": result.gain,
         "current": tuned_values(result.current),
         "best": tuned_values(result.best),
+        "fixed_baselines_test_ndcg": fixed_baselines_on_test(result),
         "events_per_second": result.replay.events_per_second,
     }
 

@@ -1,5 +1,11 @@
 """The replay: rank every held-out event with only what was known before it.
 
+Two engines rank. ``engine="fast"`` (the default, :mod:`.fast`) keeps the
+state below in memory and ranks batches of events with numpy; every
+``check_every``-th event (and the first few) it also ranks through the SQL
+path described here and stops if a list differs. ``engine="sql"`` ranks
+every event through the SQL path. This docstring describes the SQL path.
+
 Everything happens in one transaction that is rolled back at the end, so the
 site's data is untouched. At the start it
 
@@ -49,9 +55,11 @@ from ..exceptions import EvaluationError
 from ..feeds import FeedConfig, get_feed_config, profile_feed_chain
 from ..models import HotTier, Interaction, PageEmbedding, PagePopularity, ReaderProfile
 from ..profiles import profile_vector
-from ..ranking import Audience, Scope, load_scope
+from ..ranking import Audience, RankedRow, Scope, load_scope
 from ..statements import parse_vector, run_statement, table_name
 from . import history
+from .engine import supports
+from .fast import FastReplay
 from .history import EVENTS_TABLE, HeldOutEvent, HistorySummary
 from .rankers import Ranker, baselines, rank_all
 from .report import Report
@@ -60,6 +68,9 @@ logger = logging.getLogger(__name__)
 
 #: Page embeddings kept for the diversity metric (about 1.5 kB each at 384 dimensions).
 EMBEDDING_CACHE_PAGES = 20000
+#: "fast": numpy, checked against SQL every ``check_every`` events; "sql": SQL only.
+ENGINES = ("fast", "sql")
+DEFAULT_CHECK_EVERY = 50
 
 
 @dataclass
@@ -68,6 +79,11 @@ class ReplayResult:
     report: Report
     catalogue_size: int
     seconds: float
+    engine: str = "sql"
+    #: Processor time of this process in the loop (on a loaded host, closer to
+    #: what the loop costs than the wall clock; the SQL engine's work is mostly
+    #: PostgreSQL's, not counted here).
+    cpu_seconds: float = 0.0
 
     @property
     def events_per_second(self) -> float:
@@ -94,7 +110,17 @@ class Replay:
         rankers: Sequence[Ranker] | None = None,
         min_held_out: int = 1,
         progress: Callable[[int, int], None] | None = None,
+        engine: str = "fast",
+        check_every: int = DEFAULT_CHECK_EVERY,
+        score_impressions: bool = True,
     ) -> None:
+        if engine not in ENGINES:
+            raise EvaluationError(f"engine must be one of {', '.join(ENGINES)}.")
+        if engine == "fast" and not all(
+            supports(r.config) for r in rankers or [Ranker("", config)]
+        ):
+            logger.warning("A feed uses a score term the fast engine lacks: the SQL engine ranks.")
+            engine = "sql"
         if split not in history.SPLITS:
             raise EvaluationError(f"split must be one of {', '.join(history.SPLITS)}.")
         if context not in ("none", "last"):
@@ -112,6 +138,10 @@ class Replay:
         )
         self.min_held_out = min_held_out
         self.progress = progress
+        self.engine, self.check_every = engine, check_every
+        self.fast: FastReplay | None = None
+        #: Score stored impressions too (the fast engine only).
+        self.score_impressions = score_impressions and engine == "fast"
         self.applied = 0
         self.hidden: deque[tuple[datetime, int]] = deque()
         self.last_page: dict[int, int] = {}
@@ -122,10 +152,17 @@ class Replay:
 
     def run(self) -> ReplayResult:
         """Replay inside a transaction that is always rolled back."""
+        overrides = {}
         if neural_feed_settings.READ_DATABASE not in (None, "", "default"):
             # The ranking must read this transaction's writes: the default database.
+            overrides["READ_DATABASE"] = None
+        if self.engine == "fast" and self.check_every > 0:
+            # The check runs the statement's exact branch (the fast engine is exact;
+            # the index's recall is the ranking benchmarks' business).
+            overrides["EXACT_BELOW_PAGES"] = 2**62
+        if overrides:
             user_settings = getattr(settings, SETTINGS_NAME, {}) or {}
-            with override_settings(**{SETTINGS_NAME: {**user_settings, "READ_DATABASE": None}}):
+            with override_settings(**{SETTINGS_NAME: {**user_settings, **overrides}}):
                 return self._rolled_back()
         return self._rolled_back()
 
@@ -149,29 +186,52 @@ class Replay:
             )
         report = Report([ranker.name for ranker in self.rankers], self.k)
         catalogue = PageEmbedding.objects.eligible().count()
-        self._start(summary.first_at)
-        started = time.monotonic()
+        # The fast engine reads the catalogue before the replay hides pages.
+        fast = self.fast = FastReplay(self, summary) if self.engine == "fast" else None
+        if fast is None:
+            self._start(summary.first_at, hide=True)
+        elif self.check_every > 0:
+            # The check excludes unpublished pages by id (cheaper than hiding them).
+            self._start(summary.first_at, hide=False)
+        started, cpu = time.monotonic(), time.process_time()
+        if fast is not None:
+            fast.run(report, self._reference if self.check_every > 0 else None)
+        else:
+            self._run_sql(report, summary)
+        seconds, cpu = time.monotonic() - started, time.process_time() - cpu
+        return ReplayResult(summary, report, catalogue, seconds, self.engine, cpu)
+
+    def _run_sql(self, report: Report, summary: HistorySummary) -> None:
         for done, event in enumerate(history.held_out_events(), start=1):
-            self._advance(event.before, event.created_at)
-            scope, exclude = self._scope(event)
-            self.observe(event, scope)
-            lists = rank_all(
-                self.rankers,
-                Audience(reader_id=event.reader_id),
-                scope,
-                limit=self.k,
-                now=event.created_at,
-                exclude=exclude,
-                salt=str(event.seq),
-                anchor=self.last_page.get(event.reader_id),
-            )
+            lists = self._reference(event, observe=True)
             self._attach_embeddings(lists)
             for ranker, rows in zip(self.rankers, lists, strict=True):
                 report.add(ranker.name, event.part, event.page_id, rows)
             if self.progress is not None:
                 self.progress(done, summary.held_out)
-        seconds = time.monotonic() - started
-        return ReplayResult(summary, report, catalogue, seconds)
+
+    def _reference(
+        self, event: HeldOutEvent, *, observe: bool = False, rankers: Sequence[Ranker] = ()
+    ) -> list[list[RankedRow]]:
+        """Each ranker's list (default: all) from the real statements, the tables brought
+        to the event."""
+        self._advance(event.before, event.created_at)
+        scope, exclude = self._scope(event)
+        if observe:
+            self.observe(event, scope)
+        if self.fast is not None:
+            scope = replace(scope, embedded_pages=0)  # the exact branch, see run()
+            exclude = [*exclude, *self.fast.unpublished(event)]
+        return rank_all(
+            rankers or self.rankers,
+            Audience(reader_id=event.reader_id),
+            scope,
+            limit=self.k,
+            now=event.created_at,
+            exclude=exclude,
+            salt=event.seq,
+            anchor=self.last_page.get(event.reader_id),
+        )
 
     def _attach_embeddings(self, lists) -> None:
         """Embeddings of the listed pages, for intra-list diversity (a bounded cache)."""
@@ -190,18 +250,20 @@ class Replay:
         for row in rows:
             row.embedding = self.embeddings.get(row.page_id)
 
-    def observe(self, event: HeldOutEvent, scope: Scope) -> None:
-        """Called before each held-out event is ranked (tests look at the state here)."""
+    def observe(self, event: HeldOutEvent, scope) -> None:
+        """Called before each held-out event is ranked (tests look at the state here):
+        with the SQL engine the tables hold it and ``scope`` is round trip 1's; with the
+        fast engine ``scope`` is its :class:`~.engine.Moment`."""
 
     # --- the state as of an event ----------------------------------------------
 
-    def _start(self, first_at: datetime | None) -> None:
+    def _start(self, first_at: datetime | None, *, hide: bool) -> None:
         ReaderProfile.objects.all().delete()
         PagePopularity.objects.all().delete()
         HotTier.objects.all().delete()
         with connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {Interaction._meta.db_table}")
-            if first_at is not None:
+            if first_at is not None and hide:
                 cursor.execute(
                     f"""UPDATE {PageEmbedding._meta.db_table} SET live = false
                     WHERE live AND first_published_at > %s
@@ -213,7 +275,7 @@ class Replay:
     def _advance(self, upto: int, now: datetime) -> None:
         """Replay events ``applied+1 .. upto`` (all strictly before ``now``); reveal pages."""
         if upto > self.applied:
-            _replay_events(self.applied, upto)
+            history.replay_events(self.applied, upto)
             if self.track_last_pages:
                 self._remember_last_pages(self.applied, upto)
             self.applied = upto
@@ -268,36 +330,3 @@ class Replay:
             if vector is not None:
                 return vector
         return None
-
-
-def _replay_events(after: int, upto: int) -> None:
-    """Insert events ``after+1 .. upto`` as interactions and add them to the decayed counters."""
-    half_life = float(neural_feed_settings.POPULARITY_HALF_LIFE_DAYS) * 86400.0
-    popularity = PagePopularity._meta.db_table
-    with connection.cursor() as cursor:
-        # One statement: the events go back into the interaction table, and into
-        # the counters as refresh_popularity() keeps them (a decayed sum at
-        # computed_at), updated incrementally to the batch's last event.
-        cursor.execute(
-            f"""WITH batch AS (
-                SELECT seq, reader_id, page_id, kind, value, weight, created_at,
-                       max(created_at) OVER () AS at
-                FROM {EVENTS_TABLE} WHERE seq > %(after)s AND seq <= %(upto)s),
-            inserted AS (
-                INSERT INTO {Interaction._meta.db_table}
-                    (reader_id, page_id, kind, value, weight, created_at)
-                SELECT reader_id, page_id, kind, value, weight, created_at FROM batch
-                ORDER BY seq)
-            INSERT INTO {popularity} AS p (page_id, score, interactions, computed_at)
-            SELECT page_id,
-                   sum(weight * power(2, -extract(epoch FROM at - created_at) / %(h)s)),
-                   count(*), max(at)
-            FROM batch GROUP BY page_id
-            ON CONFLICT (page_id) DO UPDATE SET
-                score = p.score * power(2, -extract(epoch FROM EXCLUDED.computed_at
-                                                    - p.computed_at) / %(h)s)
-                        + EXCLUDED.score,
-                interactions = p.interactions + EXCLUDED.interactions,
-                computed_at = EXCLUDED.computed_at""",
-            {"after": after, "upto": upto, "h": half_life},
-        )

@@ -28,15 +28,22 @@ class Totals:
     pages: set[int] = field(default_factory=set)
 
     def add(self, target: int, rows: Sequence[RankedRow], k: int) -> None:
-        ranked = [row.page_id for row in rows]
+        vectors = [row.embedding for row in rows if row.embedding is not None]
+        self.add_ids(target, [row.page_id for row in rows], vectors, k)
+
+    def add_ids(
+        self, target: int, ranked: Sequence[int], vectors, k: int, spread: float | None = None
+    ) -> None:
+        """One list by page ids; ``spread``: its diversity if known (else from ``vectors``)."""
+        ranked = [int(page_id) for page_id in ranked]
         position = metrics.rank_of(target, ranked)
         self.events += 1
         self.hits += metrics.hit_rate(position, k)
         self.ndcg += metrics.ndcg(position, k)
         self.reciprocal_rank += metrics.reciprocal_rank(position, k)
         self.pages.update(ranked)
-        vectors = [row.embedding for row in rows if row.embedding is not None]
-        spread = metrics.intra_list_diversity(vectors)
+        if vectors is not None:
+            spread = metrics.intra_list_diversity(vectors)
         if spread is not None:
             self.diversity_sum += spread
             self.diversity_lists += 1
@@ -66,16 +73,56 @@ class Totals:
         }
 
 
+@dataclass
+class ImpressionTotals:
+    """Running sums of the shown-list metrics (``metrics.impression_metrics``) of one ranker."""
+
+    lists: int = 0
+    sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(IMPRESSION_COLUMNS, 0.0))
+
+    def add(self, scores: Sequence[float], labels: Sequence[int]) -> None:
+        values = metrics.impression_metrics(scores, labels)
+        if values is None:
+            return
+        self.lists += 1
+        for name in IMPRESSION_COLUMNS:
+            self.sums[name] += values[name]
+
+    def summary(self) -> dict[str, float | int]:
+        n = self.lists or 1
+        return {"lists": self.lists, **{name: self.sums[name] / n for name in IMPRESSION_COLUMNS}}
+
+
+IMPRESSION_COLUMNS = ("auc", "mrr", "ndcg@5", "ndcg@10")
+
+
 class Report:
-    """Metrics of every ranker, for the validation and test halves and both together."""
+    """Metrics of every ranker, for the validation and test halves and both together,
+    and of the stored impressions when they are scored."""
 
     def __init__(self, rankers: Sequence[str], k: int) -> None:
         self.k = k
         self.names = list(rankers)
         self.totals = {(name, part): Totals() for name in self.names for part in PARTS}
+        self.impressions = {name: ImpressionTotals() for name in self.names}
 
     def add(self, ranker: str, part: str, target: int, rows: Sequence[RankedRow]) -> None:
         self.totals[(ranker, part)].add(target, rows, self.k)
+
+    def add_ids(
+        self, ranker: str, part: str, target: int, ranked: Sequence[int], spread: float | None
+    ) -> None:
+        self.totals[(ranker, part)].add_ids(target, ranked, None, self.k, spread)
+
+    def add_impression(self, ranker: str, scores: Sequence[float], labels: Sequence[int]) -> None:
+        self.impressions[ranker].add(scores, labels)
+
+    @property
+    def impression_lists(self) -> int:
+        return max((totals.lists for totals in self.impressions.values()), default=0)
+
+    def impressions_dict(self) -> dict[str, dict]:
+        return {name: self.impressions[name].summary() for name in self.names}
 
     def summary(self, ranker: str, catalogue_size: int, part: str | None = None) -> dict:
         if part is not None:
@@ -87,9 +134,10 @@ class Report:
         return {name: self.summary(name, catalogue_size) for name in self.names}
 
 
-def format_table(results: dict[str, dict], k: int) -> str:
+def format_table(results: dict[str, dict], k: int, columns: Sequence[str] | None = None) -> str:
     """A plain-text table, one ranker a row."""
-    columns = [f"hit_rate@{k}", f"ndcg@{k}", f"mrr@{k}", "coverage", "diversity"]
+    if columns is None:
+        columns = [f"hit_rate@{k}", f"ndcg@{k}", f"mrr@{k}", "coverage", "diversity"]
     width = max([len(name) for name in results] + [6])
     lines = [f"{'ranker':<{width}}  " + "  ".join(f"{c:>10}" for c in columns)]
     for name, values in results.items():

@@ -16,14 +16,18 @@ from dataclasses import dataclass, replace
 
 from ..conf import neural_feed_settings
 from ..feeds import FeedConfig
-from .rankers import Ranker
+from .rankers import Ranker, baselines
 from .replay import Replay, ReplayResult
 
 #: The grid searched. The score ranks pages by the ratio of its weights, so the
-#: similarity weight stays 1 and the others move around it.
-FRESHNESS_WEIGHTS = (0.0, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0)
+#: similarity weight stays 1 and the others move around it (freshness 8 is
+#: similarity 1/8 of freshness: close to "recent and popular" alone).
+FRESHNESS_WEIGHTS = (0.0, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
 POPULARITY_WEIGHTS = (0.0, 0.1, 0.3, 1.0, 2.0)
-FRESHNESS_HALF_LIVES = (1.0, 3.0, 14.0)
+FRESHNESS_HALF_LIVES = (0.5, 1.0, 3.0, 14.0)
+#: The baselines ranked alongside the trials (not candidates): the fixed settings
+#: a tuned feed should beat.
+FIXED_BASELINES = ("most recent", "most popular", "recent + popular")
 #: Searched only when the replay passes a context page (``context="last"``).
 CONTEXT_WEIGHTS = (0.0, 0.3, 0.6)
 TUNED_FIELDS = (
@@ -92,9 +96,10 @@ def tune(
     rankers = [Ranker("current", config)] + [
         Ranker(f"trial {i}", candidate) for i, candidate in enumerate(candidates, start=1)
     ]
+    fixed = [ranker for ranker in baselines(config) if ranker.name in FIXED_BASELINES]
     replay = Replay(
         config,
-        rankers=rankers,
+        rankers=rankers + fixed,
         min_held_out=int(neural_feed_settings.TUNE_MIN_EVENTS),
         progress=progress,
         **replay_options,
@@ -122,6 +127,17 @@ def tune(
         trials=len(candidates),
         replay=result,
     )
+
+
+def fixed_baselines_on_test(result: TuneResult) -> dict[str, float]:
+    """NDCG@k on the test half of the fixed baselines ranked with the trials."""
+    report, catalogue = result.replay.report, result.replay.catalogue_size
+    key = f"ndcg@{report.k}"
+    return {
+        name: report.summary(name, catalogue, "test")[key]
+        for name in FIXED_BASELINES
+        if name in report.names
+    }
 
 
 def feed_class_source(config: FeedConfig) -> str:

@@ -21,12 +21,21 @@ from ...admin.tuning import apply_tuning
 from ...evaluation.history import SPLITS
 from ...evaluation.rankers import Ranker, baselines, co_read_ranker
 from ...evaluation.records import evaluation_payload, store_evaluation, tuning_payload
-from ...evaluation.replay import Replay, ReplayResult
-from ...evaluation.report import format_table
-from ...evaluation.tuning import TUNED_FIELDS, TuneResult, feed_class_source, tune
+from ...evaluation.replay import DEFAULT_CHECK_EVERY, ENGINES, Replay, ReplayResult
+from ...evaluation.report import IMPRESSION_COLUMNS, format_table
+from ...evaluation.tuning import (
+    TUNED_FIELDS,
+    TuneResult,
+    feed_class_source,
+    fixed_baselines_on_test,
+    tune,
+)
 from ...exceptions import NeuralFeedError
 from ...feeds import code_feeds, get_feed_config
 from ...models import AdminFeed, EvaluationRun, TuningChange
+
+#: Settings --tune tries by default with the SQL engine (each costs a statement per event).
+SQL_TRIALS = 24
 
 
 class Command(BaseCommand):
@@ -63,8 +72,28 @@ class Command(BaseCommand):
             action="store_true",
             help="Also rank 'readers of this also read' (co-reads of the reader's last page).",
         )
+        parser.add_argument(
+            "--engine",
+            choices=ENGINES,
+            default="fast",
+            help="'fast' (default): numpy, checked against the SQL ranking; "
+            "'sql': every event through the real statements (slow).",
+        )
+        parser.add_argument(
+            "--check-every",
+            type=int,
+            default=DEFAULT_CHECK_EVERY,
+            help="Fast engine: also rank every Nth held-out event (and the first 3) with "
+            "the SQL path and stop if the lists differ (0: never; default %(default)s).",
+        )
         parser.add_argument("--tune", action="store_true", help="Search the feed's weights.")
-        parser.add_argument("--trials", type=int, default=24, help="Settings tried by --tune.")
+        parser.add_argument(
+            "--trials",
+            type=int,
+            default=None,
+            help="Settings tried by --tune (default: the whole grid with the fast engine, "
+            f"{SQL_TRIALS} with --engine sql).",
+        )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
             "--apply",
@@ -86,6 +115,8 @@ class Command(BaseCommand):
         if not 1 <= options["k"] <= 100:
             raise CommandError("--k must be from 1 to 100.")
         started = timezone.now()
+        if options["check_every"] < 0:
+            raise CommandError("--check-every must be 0 or more.")
         try:
             config = get_feed_config(options["feed"])
             replay_options = {
@@ -95,11 +126,16 @@ class Command(BaseCommand):
                 "max_events": options["max_events"],
                 "min_history": options["min_history"],
                 "context": options["context"],
+                "engine": options["engine"],
+                "check_every": options["check_every"],
             }
             if options["tune"]:
+                trials = options["trials"]
+                if trials is None and options["engine"] == "sql":
+                    trials = SQL_TRIALS
                 result = tune(
                     config,
-                    trials=options["trials"],
+                    trials=trials,
                     seed=options["seed"],
                     progress=self._progress,
                     **replay_options,
@@ -142,8 +178,15 @@ class Command(BaseCommand):
         self.stdout.write(format_table(payload["rankers"], k))
         self.stdout.write(
             f"{result.events_per_second:.0f} held-out events/s "
-            f"({len(payload['rankers'])} rankers each, {result.seconds:.1f} s)."
+            f"({len(payload['rankers'])} rankers each, {result.seconds:.1f} s, "
+            f"{result.engine} engine)."
         )
+        if payload["impressions"]:
+            self.stdout.write(
+                f"Stored impressions: {result.report.impression_lists} shown lists with a click "
+                "and a non-click, re-ordered by each ranker's score as of the list's time:"
+            )
+            self.stdout.write(format_table(payload["impressions"], k, IMPRESSION_COLUMNS))
         return payload
 
     def _report_tuning(self, result: TuneResult) -> dict:
@@ -159,6 +202,12 @@ class Command(BaseCommand):
             f"NDCG@{k} validation {result.validation[0]:.4f} -> {result.validation[1]:.4f}; "
             f"test {result.test[0]:.4f} -> {result.test[1]:.4f} (gain {result.gain:+.4f})."
         )
+        fixed = fixed_baselines_on_test(result)
+        if fixed:
+            best_fixed = max(fixed, key=fixed.get)
+            self.stdout.write(
+                f"Best fixed baseline on the test events: {best_fixed} {fixed[best_fixed]:.4f}."
+            )
         if result.best == result.current:
             self.stdout.write("The current setting is already the best tried.")
         return tuning_payload(result)
@@ -168,6 +217,7 @@ class Command(BaseCommand):
         if not options["save"]:
             return None
         keys = ("since", "max_events", "min_history", "context", "co_read", "trials", "seed")
+        keys += ("engine", "check_every")
         try:
             run = store_evaluation(
                 payload,

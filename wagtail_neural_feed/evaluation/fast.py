@@ -1,0 +1,166 @@
+"""The fast replay: walk the held-out events in time order with the state in memory.
+
+Set up before the replay hides anything (the catalogue's ``live`` flags are
+read as they were), it loads the catalogue and the whole history once
+(:mod:`.catalogue`, :mod:`.state`), then, a batch of held-out events at a
+time: moves the state to each event (strictly before it), prepares its
+profile, context and popularity terms, computes every similarity of the
+batch in one matrix product and ranks every ranker (:mod:`.engine`).
+
+Every ``check_every``-th event (and the first few) is also ranked by the SQL
+replay (the real statement, its exact branch, on tables brought to the same
+moment) and the run stops with :class:`~..exceptions.EvaluationError` if any
+list differs beyond float ties (:mod:`.parity`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..conf import neural_feed_settings
+from ..feeds import get_feed_config, profile_feed_chain
+from . import history
+from .catalogue import default_scope, load_catalogue
+from .engine import FastEngine, Moment
+from .history import HeldOutEvent, HistorySummary
+from .impression_scores import ImpressionScorer
+from .metrics import intra_list_diversities
+from .parity import compare
+from .report import Report
+from .state import ReplayState, load_events
+
+#: Held-out events whose similarities are computed in one matrix product.
+BATCH = 64
+#: Events scored together (their score matrices stay small enough for the cache).
+SCORE_BATCH = 16
+#: Events always checked against SQL at the start of a run.
+FIRST_CHECKS = 3
+#: Rankers checked per checked event (with more, a window moves along them).
+CHECK_RANKERS = 8
+
+
+class FastReplay:
+    """The fast engine's run for one :class:`~.replay.Replay`."""
+
+    def __init__(self, replay, summary: HistorySummary) -> None:
+        self.replay, self.summary = replay, summary
+        base = summary.first_at
+        self.catalogue = load_catalogue(base)
+        self.log = load_events(base)
+        self.state = ReplayState(
+            self.catalogue,
+            self.log,
+            popularity_days=float(neural_feed_settings.POPULARITY_HALF_LIFE_DAYS),
+            profile_days=float(neural_feed_settings.PROFILE_HALF_LIFE_DAYS),
+        )
+        config = replay.config
+        chain = [
+            config if slug == config.slug else get_feed_config(slug)
+            for slug in profile_feed_chain(config)
+        ]
+        roots = {ranker.config.root_page_id for ranker in replay.rankers}
+        self.engine = FastEngine(
+            replay.rankers,
+            self.state,
+            k=replay.k,
+            chain=[self.catalogue.profile_mask(c) for c in chain],
+            default_scopes={root: default_scope(_rooted(config, root)) for root in roots},
+        )
+        self.impressions = (
+            ImpressionScorer(self.engine, base, summary, replay.max_events)
+            if replay.score_impressions
+            else None
+        )
+
+    def unpublished(self, event: HeldOutEvent) -> list[int]:
+        """Pages live at the start but first published after ``event`` (the check excludes
+        them; the SQL engine hides them instead)."""
+        published = self.catalogue.published
+        later = self.catalogue.live & (published > self.log.time[event.seq - 1])
+        return self.catalogue.page_ids[later].tolist()
+
+    def run(self, report: Report, reference: Callable | None) -> None:
+        """Rank every held-out event; ``reference(event)``: the SQL lists, for the check."""
+        batch: list[HeldOutEvent] = []
+        done = 0
+        for event in history.held_out_events():
+            batch.append(event)
+            if len(batch) == BATCH:
+                done = self._batch(batch, done, report, reference)
+                batch = []
+        done = self._batch(batch, done, report, reference)
+        if self.impressions is not None:
+            self.impressions.score_until(None, report)
+
+    def _batch(self, events, done: int, report: Report, reference) -> int:
+        if not events:
+            return done
+        queries: list[np.ndarray] = []
+        moments: list[Moment] = []
+        for event in events:
+            if self.impressions is not None:
+                self.impressions.score_until(event.created_at, report)
+            self.state.advance(event.before)
+            context = None
+            if self.replay.context == "last":
+                context = self.state.last_page(event.reader_id, event.before)
+            moment = self.engine.moment(
+                event.seq,
+                event.reader_id,
+                event.before,
+                float(self.log.time[event.seq - 1]),
+                self.state.counters,
+                context,
+                queries,
+            )
+            moments.append(moment)
+            self.replay.observe(event, moment)
+        similarities = self.engine.similarities(queries)
+        names = [ranker.name for ranker in self.replay.rankers]
+        ranked_lists = [
+            lists
+            for start in range(0, len(moments), SCORE_BATCH)
+            for lists in self.engine.rank(moments[start : start + SCORE_BATCH], similarities)
+        ]
+        width = len(names)
+        spread_all = intra_list_diversities(
+            [self.catalogue.vectors[r.items] for lists in ranked_lists for r in lists]
+        )
+        for number, (event, lists) in enumerate(zip(events, ranked_lists, strict=True)):
+            spreads = spread_all[number * width : (number + 1) * width]
+            for name, ranked, spread in zip(names, lists, spreads, strict=True):
+                page_ids = self.catalogue.page_ids[ranked.items]
+                report.add_ids(name, event.part, event.page_id, page_ids, spread)
+            done += 1
+            if reference is not None and self._checked(done):
+                chosen = self._checked_rankers(done)
+                rankers = [self.replay.rankers[i] for i in chosen]
+                expected = reference(event, rankers=rankers)
+                ours = [lists[i] for i in chosen]
+                compare(event, rankers, self.catalogue.page_ids, ours, expected)
+            if self.replay.progress is not None:
+                self.replay.progress(done, self.summary.held_out)
+        return done
+
+    def _checked_rankers(self, done: int) -> list[int]:
+        """All rankers, or (``--tune``'s many trials) the first and a window that moves
+        along the others from one check to the next: every ranker is checked in turn."""
+        count = len(self.replay.rankers)
+        if count <= CHECK_RANKERS:
+            return list(range(count))
+        others = count - 1
+        start = (done * (CHECK_RANKERS - 1)) % others
+        return [0, *sorted({1 + (start + j) % others for j in range(CHECK_RANKERS - 1)})]
+
+    def _checked(self, done: int) -> bool:
+        every = self.replay.check_every
+        return every > 0 and (done <= FIRST_CHECKS or done % every == 0)
+
+
+def _rooted(config, root):
+    """``config`` with another section (rankers of one replay may differ only there)."""
+    return (
+        config if config.root_page_id == root else type(config)(slug=config.slug, root_page_id=root)
+    )
