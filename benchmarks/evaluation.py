@@ -58,10 +58,19 @@ def main() -> None:
     parser.add_argument("--no-baselines", action="store_true", help="Only --tune.")
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument(
+        "--co-read-weights", default="0.3,0.6,1.0", help="The feed with these co-read weights too."
+    )
+    parser.add_argument("--context", choices=("none", "last"), default="none")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.evaluation_settings")
     setup_django("benchmarks.evaluation_settings")
-    from wagtail_neural_feed.evaluation.rankers import Ranker, baselines, co_read_ranker
+    from wagtail_neural_feed.evaluation.rankers import (
+        Ranker,
+        baselines,
+        co_read_ranker,
+        co_read_variants,
+    )
     from wagtail_neural_feed.evaluation.replay import Replay
     from wagtail_neural_feed.evaluation.tuning import tune
     from wagtail_neural_feed.feeds import get_feed_config
@@ -69,8 +78,12 @@ def main() -> None:
     build(args.pages, args.readers, args.reads, args.rebuild)
     config = get_feed_config("default")
     for split in () if args.no_baselines else ("leave-last-out", "time"):
+        weights = [float(w) for w in args.co_read_weights.split(",") if w.strip()]
         rankers = [Ranker("feed", config), *baselines(config), co_read_ranker(config)]
-        result = Replay(config, rankers=rankers, split=split, max_events=args.max_events).run()
+        rankers += co_read_variants(config, weights)
+        result = Replay(
+            config, rankers=rankers, split=split, max_events=args.max_events, context=args.context
+        ).run()
         results = result.report.as_dict(result.catalogue_size)
         print_table(
             f"{split}: {result.summary.held_out} held-out events of {result.summary.events}, "

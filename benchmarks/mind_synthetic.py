@@ -7,7 +7,9 @@ abstracts drawn from each category's own vocabulary, so the test encoder's
 hashed words carry the topic; each list shows recent articles, and readers
 click by topic affinity, appeal and recency; one article in four has a
 "follow-up" that readers of the first tend to click next), then runs
-``neural_feed_import_mind`` and ``neural_feed_evaluate --co-read`` on them.
+``neural_feed_import_mind`` and ``neural_feed_evaluate --co-read
+--co-read-weights 0.3,0.6,1.0`` on them (the feed with the co-read term at
+each weight, against the feed without it).
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=600)
     parser.add_argument("--lists", type=int, default=6000)
     parser.add_argument("--max-events", type=int, default=1000)
+    parser.add_argument("--co-read-weights", default="0.3,0.6,1.0")
+    parser.add_argument("--context", choices=("none", "last"), default="none")
     args = parser.parse_args()
     setup_django("benchmarks.evaluation_settings")
     from django.core.management import call_command
@@ -108,6 +112,10 @@ def main() -> None:
             "--split",
             split,
             "--co-read",
+            "--co-read-weights",
+            args.co_read_weights,
+            "--context",
+            args.context,
             "--max-events",
             str(args.max_events),
             verbosity=0,

@@ -19,6 +19,7 @@ from wagtail_neural_feed.evaluation.replay import Replay
 from wagtail_neural_feed.exceptions import EvaluationError
 from wagtail_neural_feed.feeds import get_feed_config
 from wagtail_neural_feed.models import (
+    CoRead,
     Interaction,
     PageEmbedding,
     PagePopularity,
@@ -65,6 +66,10 @@ class Recording(Replay):
                 "live": set(
                     PageEmbedding.objects.filter(live=True).values_list("page_id", flat=True)
                 ),
+                "co_reads": {
+                    (row.page_id, row.other_page_id): (row.weight, row.updated_at)
+                    for row in CoRead.objects.all()
+                },
             }
         )
 
@@ -91,6 +96,8 @@ def test_no_leak_into_profile_popularity_or_already_read(news_section, monkeypat
     assert result.summary.held_out == len(replay.seen) > 5
     pop_half_life = neural_feed_settings.POPULARITY_HALF_LIFE_DAYS * 86400
     profile_half_life = neural_feed_settings.PROFILE_HALF_LIFE_DAYS * 86400
+    co_half_life = neural_feed_settings.CO_READ_HALF_LIFE_DAYS * 86400
+    assert any(seen["co_reads"] for seen in replay.seen)
     for seen in replay.seen:
         event = seen["event"]
         t = event.created_at
@@ -121,12 +128,43 @@ def test_no_leak_into_profile_popularity_or_already_read(news_section, monkeypat
         expected_profile = total / np.linalg.norm(total)
         assert seen["stored_profiles"] == 0  # none from the site's (future-aware) history
         np.testing.assert_allclose(seen["scope_profile"], expected_profile, atol=1e-5)
+        # Co-reads: pairs of one reader's positive reads before t, within the window,
+        # once per window, each decayed to t (the fast engine must match this).
+        co_reads = expected_co_reads(past, t)
+        assert set(seen["co_reads"]) == set(co_reads)
+        for pair, (weight, updated_at) in seen["co_reads"].items():
+            assert updated_at < t
+            decayed = weight * 2 ** (-(t - updated_at).total_seconds() / co_half_life)
+            assert decayed == pytest.approx(co_reads[pair], rel=1e-6)
         # The catalogue: no page published after t can be shown.
         assert all(published[page_id] <= t for page_id in seen["live"])
     assert ranked and all(all(when <= now for when in pages) for now, pages in ranked)
     # Rolled back: the site's data is as it was.
     assert (Interaction.objects.count(), ReaderProfile.objects.count()) == before_counts
     assert PageEmbedding.objects.filter(live=False).count() == 0
+
+
+def expected_co_reads(past: list[dict], t) -> dict[tuple[int, int], float]:
+    """The co-read store as of ``t``, by hand: each positive read, unless the reader
+    read that page within the window before, pairs with the reader's other pages
+    read within the window before it (of their last 200 positive reads)."""
+    window = timedelta(days=neural_feed_settings.CO_READ_WINDOW_DAYS)
+    half_life = neural_feed_settings.CO_READ_HALF_LIFE_DAYS * 86400
+    counts: dict[tuple[int, int], float] = defaultdict(float)
+    earlier: dict[int, list[dict]] = defaultdict(list)
+    for row in past:  # in time order, as the replay inserts them
+        if row["weight"] <= 0:
+            continue
+        mine = earlier[row["reader_id"]]
+        near = [y for y in mine[-200:] if abs(y["created_at"] - row["created_at"]) < window]
+        mine.append(row)
+        if any(y["page_id"] == row["page_id"] for y in near):
+            continue
+        term = 2 ** (-(t - row["created_at"]).total_seconds() / half_life)
+        for other in {y["page_id"] for y in near}:
+            counts[(row["page_id"], other)] += term
+            counts[(other, row["page_id"])] += term
+    return counts
 
 
 def test_most_recent_is_perfect_when_readers_read_the_newest_page(news_section):

@@ -47,7 +47,8 @@ from django.test.utils import override_settings
 from ..conf import SETTINGS_NAME, neural_feed_settings
 from ..exceptions import EvaluationError
 from ..feeds import FeedConfig, get_feed_config, profile_feed_chain
-from ..models import HotTier, Interaction, PageEmbedding, PagePopularity, ReaderProfile
+from ..co_reads import fold_co_reads
+from ..models import CoRead, HotTier, Interaction, PageEmbedding, PagePopularity, ReaderProfile
 from ..profiles import profile_vector
 from ..ranking import Audience, Scope, load_scope
 from ..statements import parse_vector, run_statement, table_name
@@ -198,6 +199,7 @@ class Replay:
     def _start(self, first_at: datetime | None) -> None:
         ReaderProfile.objects.all().delete()
         PagePopularity.objects.all().delete()
+        CoRead.objects.all().delete()
         HotTier.objects.all().delete()
         with connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {Interaction._meta.db_table}")
@@ -271,10 +273,13 @@ class Replay:
 
 
 def _replay_events(after: int, upto: int) -> None:
-    """Insert events ``after+1 .. upto`` as interactions and add them to the decayed counters."""
+    """Insert events ``after+1 .. upto`` as interactions and add them to the decayed
+    counters and the co-read store."""
     half_life = float(neural_feed_settings.POPULARITY_HALF_LIFE_DAYS) * 86400.0
     popularity = PagePopularity._meta.db_table
     with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COALESCE(max(id), 0) FROM {Interaction._meta.db_table}")
+        (last_id,) = cursor.fetchone()
         # One statement: the events go back into the interaction table, and into
         # the counters as refresh_popularity() keeps them (a decayed sum at
         # computed_at), updated incrementally to the batch's last event.
@@ -301,3 +306,7 @@ def _replay_events(after: int, upto: int) -> None:
                 computed_at = EXCLUDED.computed_at""",
             {"after": after, "upto": upto, "h": half_life},
         )
+        # The store as the profile job keeps it: the batch's interactions (ids
+        # in time order) paired with the reader's earlier ones, all before now.
+        cursor.execute(f"SELECT COALESCE(max(id), 0) FROM {Interaction._meta.db_table}")
+        fold_co_reads(after_id=last_id, upto_id=cursor.fetchone()[0])
