@@ -7,7 +7,7 @@ in both directions, once per window: a reader's second interaction with a
 page inside the window (a like after the view, a re-read) adds nothing. The
 counts decay with ``CO_READ_HALF_LIFE_DAYS``, stored as a sum at
 ``updated_at`` as the popularity counters are, and each page keeps only its
-``CO_READ_MAX_PER_PAGE`` strongest co-reads, so the table stays O(pages × N).
+``CO_READ_MAX_PER_PAGE`` strongest co-reads, so the table stays O(pages · N).
 
 The profile job folds a reader's new interactions in (``update_co_reads``,
 after their profiles; a high-water mark on the reader makes it idempotent);

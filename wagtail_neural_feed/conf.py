@@ -117,7 +117,7 @@ DEFAULTS: dict[str, Any] = {
     "POPULARITY_HALF_LIFE_DAYS": 7.0,
     # --- co-reads ("readers of this also read") -----------------------------
     # Most co-read pages kept per page (the strongest, decayed): the table
-    # stays at most pages × this many rows.
+    # stays at most pages · this many rows.
     "CO_READ_MAX_PER_PAGE": 50,
     # Two pages count as read together when one reader read both within this
     # many days; a reader's pair counts once per such window.

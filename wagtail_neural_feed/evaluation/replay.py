@@ -44,10 +44,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.test.utils import override_settings
 
+from ..co_reads import fold_co_reads
 from ..conf import SETTINGS_NAME, neural_feed_settings
 from ..exceptions import EvaluationError
 from ..feeds import FeedConfig, get_feed_config, profile_feed_chain
-from ..co_reads import fold_co_reads
 from ..models import CoRead, HotTier, Interaction, PageEmbedding, PagePopularity, ReaderProfile
 from ..profiles import profile_vector
 from ..ranking import Audience, Scope, load_scope

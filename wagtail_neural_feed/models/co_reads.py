@@ -2,7 +2,7 @@
 
 Kept incrementally from interactions by the profile job (``co_reads.py``),
 at most ``CO_READ_MAX_PER_PAGE`` rows per page, so the table stays
-O(pages × N) and the ranking reads a page's co-reads through one index.
+O(pages · N) and the ranking reads a page's co-reads through one index.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ page), else the reader's last ``CO_READ_RECENT_PAGES`` positively read pages
 
 in 0..1: 1 for the page most co-read with every anchor, 0 for a page never
 read with any. Every page with a co-read count is also a candidate source
-(at most anchors × ``CO_READ_MAX_PER_PAGE`` rows, through the pair index),
+(at most anchors · ``CO_READ_MAX_PER_PAGE`` rows, through the pair index),
 so the completeness proof is unchanged: a page the statement did not score
 has no co-read term. With a co-read weight of 0 (and no "co_read" cold
 start) none of this is in the statement, which is then unchanged.
