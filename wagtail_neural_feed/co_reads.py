@@ -98,18 +98,21 @@ def fold_co_reads(*, after_id: int, upto_id: int, reader_id: int | None = None) 
 
 def _prune(cursor, pages: list[int], half_life_seconds: float) -> None:
     """Keep each page's ``CO_READ_MAX_PER_PAGE`` strongest co-reads, compared decayed
-    to one moment (log weight + ln2 · time / half-life orders them as that would)."""
+    to one moment (log weight + ln2 · time / half-life orders them as that would).
+
+    Page by page through the pair index, and the rows to drop by primary key:
+    the work follows the pages touched, never the table's size.
+    """
+    table = CoRead._meta.db_table
     cursor.execute(
-        f"""DELETE FROM {CoRead._meta.db_table} c USING (
-            SELECT id FROM (
-                SELECT id, row_number() OVER (
-                    PARTITION BY page_id
-                    ORDER BY ln(GREATEST(weight, 1e-300))
-                             + ln(2) * extract(epoch FROM updated_at) / %(h)s DESC,
-                             other_page_id) AS rank
-                FROM {CoRead._meta.db_table} WHERE page_id = ANY(%(pages)s)) ranked
-            WHERE rank > %(keep)s) gone
-        WHERE c.id = gone.id""",
+        f"""DELETE FROM {table} WHERE id = ANY(ARRAY(
+            SELECT r.id FROM unnest(%(pages)s::integer[]) AS t(page_id)
+            CROSS JOIN LATERAL (
+                SELECT x.id FROM {table} x WHERE x.page_id = t.page_id
+                ORDER BY ln(GREATEST(x.weight, 1e-300))
+                         + ln(2) * extract(epoch FROM x.updated_at) / %(h)s DESC,
+                         x.other_page_id
+                OFFSET %(keep)s) r))""",
         {
             "pages": pages,
             "h": half_life_seconds,
