@@ -1,9 +1,9 @@
 """The co-read term: "readers of this also read", from the small ``CoRead`` table.
 
 A list's *anchor pages* are the context page ("More like this", a list on a
-page), else the reader's last ``CO_READ_RECENT_PAGES`` positively read pages
-("for you"). For each anchor ``a`` and candidate ``c`` with a stored count
-``n(a, c)`` (decayed to now), the term is
+page) and the reader's last ``CO_READ_RECENT_PAGES`` positively read pages.
+For each anchor ``a`` and candidate ``c`` with a stored count ``n(a, c)``
+(decayed to now), the term is
 
     co_read(c) = mean over anchors a of n(a, c) / max_c' n(a, c')
 
@@ -30,21 +30,25 @@ class CoReadMixin:
     """The co-read CTEs of :class:`~.statement.StatementBuilder`."""
 
     def co_read_anchor(self) -> str | None:
-        """SQL for the anchor pages, or None when the list has none."""
+        """SQL for the anchor pages, or None when the list has none: the context
+        page and the reader's last few pages (measured: a single page is a weaker
+        anchor than a reader's recent reading, docs/evaluation.md)."""
+        anchors = []
         if self.scope.context_page_id is not None:
             self.params["co_context"] = int(self.scope.context_page_id)
-            return "SELECT %(co_context)s::integer AS page_id"
-        if self.scope.reader_id is None:
-            return None
-        self.params["co_reader"] = self.scope.reader_id
-        recent = int(neural_feed_settings.CO_READ_RECENT_PAGES)
-        # The reader's latest interactions through the (reader, id) index,
-        # then their distinct pages: never the whole history.
-        return f"""SELECT page_id FROM (
-            SELECT page_id, id FROM {table_name(Interaction)}
-            WHERE reader_id = %(co_reader)s AND weight > 0
-            ORDER BY id DESC LIMIT {4 * recent}) r
-        GROUP BY page_id ORDER BY max(id) DESC LIMIT {recent}"""
+            anchors.append("SELECT %(co_context)s::integer AS page_id")
+        if self.scope.reader_id is not None:
+            self.params["co_reader"] = self.scope.reader_id
+            recent = int(neural_feed_settings.CO_READ_RECENT_PAGES)
+            # The reader's latest interactions through the (reader, id) index,
+            # then their distinct pages: never the whole history.
+            anchors.append(f"""SELECT page_id FROM (
+            SELECT page_id FROM (
+                SELECT page_id, id FROM {table_name(Interaction)}
+                WHERE reader_id = %(co_reader)s AND weight > 0
+                ORDER BY id DESC LIMIT {4 * recent}) r
+            GROUP BY page_id ORDER BY max(id) DESC LIMIT {recent}) recent""")
+        return " UNION ".join(anchors) or None
 
     def co_read_ctes(self) -> bool:
         """Add ``co_anchor`` and ``co_read`` (page_id, co_read); False if there is no anchor."""
