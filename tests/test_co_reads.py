@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.core.management import call_command
@@ -114,8 +115,6 @@ def test_each_page_keeps_its_strongest_co_reads_and_a_rebuild_agrees(pages, sett
 
 
 def call_command_output(*args) -> str:
-    from io import StringIO
-
     out = StringIO()
     call_command(*args, stdout=out)
     return out.getvalue()
