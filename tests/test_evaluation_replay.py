@@ -12,6 +12,7 @@ from tests.bulk import bulk_embeddings, bulk_pages, clustered_vectors
 from tests.factories import SectionPageFactory
 from tests.helpers import make_reader
 from tests.news_world import build_news_world
+from wagtail_neural_feed.co_reads import LOOKBACK
 from wagtail_neural_feed.conf import neural_feed_settings
 from wagtail_neural_feed.evaluation import replay as replay_module
 from wagtail_neural_feed.evaluation.rankers import co_read_ranker
@@ -147,7 +148,7 @@ def test_no_leak_into_profile_popularity_or_already_read(news_section, monkeypat
 def expected_co_reads(past: list[dict], t) -> dict[tuple[int, int], float]:
     """The co-read store as of ``t``, by hand: each positive read, unless the reader
     read that page within the window before, pairs with the reader's other pages
-    read within the window before it (of their last 200 positive reads)."""
+    read within the window before it (of their last LOOKBACK positive reads)."""
     window = timedelta(days=neural_feed_settings.CO_READ_WINDOW_DAYS)
     half_life = neural_feed_settings.CO_READ_HALF_LIFE_DAYS * 86400
     counts: dict[tuple[int, int], float] = defaultdict(float)
@@ -156,7 +157,7 @@ def expected_co_reads(past: list[dict], t) -> dict[tuple[int, int], float]:
         if row["weight"] <= 0:
             continue
         mine = earlier[row["reader_id"]]
-        near = [y for y in mine[-200:] if abs(y["created_at"] - row["created_at"]) < window]
+        near = [y for y in mine[-LOOKBACK:] if abs(y["created_at"] - row["created_at"]) < window]
         mine.append(row)
         if any(y["page_id"] == row["page_id"] for y in near):
             continue

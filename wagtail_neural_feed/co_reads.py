@@ -28,9 +28,10 @@ from .models import CoRead, Interaction, Reader
 logger = logging.getLogger(__name__)
 
 #: A new interaction is paired with at most this many of the reader's earlier
-#: positive interactions (the latest): the work per interaction is bounded,
-#: and a reader who reads hundreds of pages a day is not telling us much.
-LOOKBACK = 200
+#: positive interactions (the latest): the work per interaction is bounded
+#: (at most 2 · LOOKBACK pairs written and pages pruned), and a reader who
+#: reads dozens of pages in one sitting is not telling us much more.
+LOOKBACK = 50
 #: Interactions folded per statement by a rebuild.
 REBUILD_CHUNK = 20000
 
