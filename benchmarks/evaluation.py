@@ -112,10 +112,20 @@ def main() -> None:
     parser.add_argument("--no-baselines", action="store_true", help="Only --tune.")
     parser.add_argument("--trials", type=int, default=None, help="Default: the whole grid.")
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument(
+        "--co-read-weights",
+        default="",
+        help="The feed with these co-read weights too, e.g. 0.3,0.6,1.0 (SQL engine only).",
+    )
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.evaluation_settings")
     setup_django("benchmarks.evaluation_settings")
-    from wagtail_neural_feed.evaluation.rankers import Ranker, baselines, co_read_ranker
+    from wagtail_neural_feed.evaluation.rankers import (
+        Ranker,
+        baselines,
+        co_read_ranker,
+        co_read_variants,
+    )
     from wagtail_neural_feed.evaluation.tuning import tune
     from wagtail_neural_feed.feeds import get_feed_config
 
@@ -123,7 +133,9 @@ def main() -> None:
     config = get_feed_config("default")
     speed = []
     for split in () if args.no_baselines else ("leave-last-out", "time"):
+        weights = [float(w) for w in args.co_read_weights.split(",") if w.strip()]
         rankers = [Ranker("feed", config), *baselines(config), co_read_ranker(config)]
+        rankers += co_read_variants(config, weights)
         speed += compare_engines(config, rankers, split, args.max_events, args.sql_events)
     if speed:
         print_table(

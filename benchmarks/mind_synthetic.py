@@ -7,7 +7,9 @@ abstracts drawn from each category's own vocabulary, so the test encoder's
 hashed words carry the topic; each list shows recent articles, and readers
 click by topic affinity, appeal and recency; one article in four has a
 "follow-up" that readers of the first tend to click next), then runs
-``neural_feed_import_mind`` and ``neural_feed_evaluate --co-read`` on them.
+``neural_feed_import_mind`` and ``neural_feed_evaluate --co-read
+--co-read-weights 0.3,0.6,1.0`` on them (the feed with the co-read term at
+each weight, against the feed without it).
 """
 
 from __future__ import annotations
@@ -75,6 +77,12 @@ def main() -> None:
     )
     parser.add_argument("--tune", action="store_true", help="Also --tune (time split).")
     parser.add_argument("--skip-import", action="store_true", help="Reuse the last import.")
+    parser.add_argument(
+        "--co-read-weights",
+        default="",
+        help="Also rank the feed with these co-read weights, e.g. 0.3,0.6,1.0 (SQL engine).",
+    )
+    parser.add_argument("--context", choices=("none", "last"), default="none")
     args = parser.parse_args()
     setup_django("benchmarks.evaluation_settings")
     from django.core.management import call_command
@@ -117,6 +125,9 @@ def main() -> None:
                 "--co-read",
                 "--engine",
                 engine,
+                "--context",
+                args.context,
+                *(["--co-read-weights", args.co_read_weights] if args.co_read_weights else []),
                 "--max-events",
                 str(events),
                 verbosity=0,

@@ -6,7 +6,9 @@ A reader with a long history (``--history`` interactions, already folded into
 the profile) records one more interaction; we time ``update_profile`` for the
 default feed: total wall time, the time spent in SQL (sum of the round trips
 as Django measures them), and the number of queries. O(1) means the numbers
-do not grow with the history.
+do not grow with the history. The co-read store's part of the same job
+(``update_co_reads``: the new interaction paired with the reader's recent
+ones, upserted, the touched pages pruned) is timed separately.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def main() -> None:
 
     from tests.bulk import bulk_embeddings, bulk_pages, clustered_vectors, remove_tree
     from tests.factories import HomePageFactory
+    from wagtail_neural_feed.co_reads import update_co_reads
     from wagtail_neural_feed.feeds import get_feed_config
     from wagtail_neural_feed.models import Interaction, Reader
     from wagtail_neural_feed.profiles import recompute_profile, update_profile
@@ -78,7 +81,9 @@ def main() -> None:
                 for i in range(history)
             )
             recompute_profile(reader.pk, config)
-            walls, sql_times, counts = [], [], []
+            latest = Interaction.objects.filter(reader=reader).latest("id").pk
+            Reader.objects.filter(pk=reader.pk).update(co_read_mark=latest)  # history counted
+            walls, sql_times, counts, co_times = [], [], [], []
             for _ in range(args.updates):
                 Interaction.objects.create(
                     reader=reader,
@@ -94,6 +99,10 @@ def main() -> None:
                     walls.append((time.perf_counter() - started) * 1000)
                 sql_times.append(timer.seconds * 1000)
                 counts.append(timer.count)
+                co_timer = SqlTimer()
+                with connection.execute_wrapper(co_timer):
+                    update_co_reads(reader.pk)
+                co_times.append(co_timer.seconds * 1000)
             rows.append(
                 [
                     f"{history:,}",
@@ -101,6 +110,8 @@ def main() -> None:
                     f"{sorted(sql_times)[int(0.95 * len(sql_times))]:.2f}",
                     f"{statistics.median(walls):.2f}",
                     max(counts),
+                    f"{statistics.median(co_times):.2f}",
+                    f"{sorted(co_times)[int(0.95 * len(co_times))]:.2f}",
                 ]
             )
             Reader.objects.filter(pk=reader.pk).delete()
@@ -108,7 +119,15 @@ def main() -> None:
         remove_tree(home)
     print_table(
         "incremental profile update after one interaction (default feed)",
-        ["reader history", "SQL ms p50", "SQL ms p95", "wall ms p50", "queries"],
+        [
+            "reader history",
+            "SQL ms p50",
+            "SQL ms p95",
+            "wall ms p50",
+            "queries",
+            "co-reads SQL ms p50",
+            "p95",
+        ],
         rows,
     )
 

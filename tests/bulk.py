@@ -18,7 +18,7 @@ from wagtail.models import Locale, Page
 
 from tests.helpers import vector_literal
 from tests.testapp.models import NewsPage
-from wagtail_neural_feed.models import EmbeddingStatus, PageEmbedding, PagePopularity
+from wagtail_neural_feed.models import CoRead, EmbeddingStatus, PageEmbedding, PagePopularity
 
 
 def clustered_vectors(
@@ -145,6 +145,11 @@ def remove_tree(root: Page) -> None:
             cursor.execute(
                 f'DELETE FROM "{model._meta.db_table}" WHERE page_id = ANY(%s)', [page_ids]
             )
+        cursor.execute(
+            f'DELETE FROM "{CoRead._meta.db_table}"'
+            " WHERE page_id = ANY(%(ids)s) OR other_page_id = ANY(%(ids)s)",
+            {"ids": page_ids},
+        )
         for model in get_page_models():
             if model is Page or model._meta.proxy:
                 continue

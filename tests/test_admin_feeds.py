@@ -31,6 +31,7 @@ def form_data(site, **overrides):
         "similarity_weight": "1.0",
         "freshness_weight": "0.2",
         "popularity_weight": "0.1",
+        "co_read_weight": "0",
         "freshness_half_life_days": "14",
         "diversity": "none",
         "mmr_lambda": "0.7",
@@ -82,6 +83,7 @@ def test_to_config_is_the_feed_config_the_ranking_sees(site, section):
     ("field", "value", "message"),
     [
         ("freshness_weight", "-1", "Must be a finite number >= 0, not -1.0."),
+        ("co_read_weight", "-0.5", "Must be a finite number >= 0, not -0.5."),
         ("freshness_half_life_days", "0", "Must be a number of days > 0, not 0.0."),
         ("mmr_lambda", "1.5", "Must be between 0 and 1."),
         ("context_weight", "2", "Must be between 0 and 1."),
@@ -107,6 +109,15 @@ def test_form_uses_feed_config_itself(site, monkeypatch):
     form = AdminFeedForm(data=form_data(site, freshness_half_life_days="400"))
     assert not form.is_valid()
     assert form.errors["freshness_half_life_days"] == ["Half-life at most a year."]
+
+
+def test_the_co_read_weight_reaches_the_feed_config(site):
+    form = AdminFeedForm(data=form_data(site, co_read_weight="0.6"))
+    assert form.is_valid(), form.errors
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        feed = form.save()
+    assert feed.to_config().co_read_weight == 0.6
+    assert make_feed(site, slug="plain", title="Plain").to_config().co_read_weight == 0.0
 
 
 def test_weights_need_a_positive_sum(site):

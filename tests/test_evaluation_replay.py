@@ -12,6 +12,7 @@ from tests.bulk import bulk_embeddings, bulk_pages, clustered_vectors
 from tests.factories import SectionPageFactory
 from tests.helpers import make_reader
 from tests.news_world import build_news_world
+from wagtail_neural_feed.co_reads import LOOKBACK
 from wagtail_neural_feed.conf import neural_feed_settings
 from wagtail_neural_feed.evaluation import replay as replay_module
 from wagtail_neural_feed.evaluation.engine import FastEngine
@@ -20,6 +21,7 @@ from wagtail_neural_feed.evaluation.replay import Replay
 from wagtail_neural_feed.exceptions import EvaluationError
 from wagtail_neural_feed.feeds import get_feed_config
 from wagtail_neural_feed.models import (
+    CoRead,
     Interaction,
     PageEmbedding,
     PagePopularity,
@@ -69,6 +71,10 @@ class Recording(Replay):
                 "live": set(
                     PageEmbedding.objects.filter(live=True).values_list("page_id", flat=True)
                 ),
+                "co_reads": {
+                    (row.page_id, row.other_page_id): (row.weight, row.updated_at)
+                    for row in CoRead.objects.all()
+                },
             }
         )
 
@@ -145,6 +151,9 @@ def test_no_leak_into_profile_popularity_or_already_read(news_section, monkeypat
     assert result.summary.held_out == len(replay.seen) > 5
     pop_half_life = neural_feed_settings.POPULARITY_HALF_LIFE_DAYS * 86400
     profile_half_life = neural_feed_settings.PROFILE_HALF_LIFE_DAYS * 86400
+    co_half_life = neural_feed_settings.CO_READ_HALF_LIFE_DAYS * 86400
+    if engine == "sql":  # the fast engine keeps no co-read store (co-read feeds run on SQL)
+        assert any(seen["co_reads"] for seen in replay.seen)
     for seen in replay.seen:
         event = seen["event"]
         t = event.created_at
@@ -179,6 +188,14 @@ def test_no_leak_into_profile_popularity_or_already_read(news_section, monkeypat
             # Already read: exactly the reader's pages before t.
             assert seen["read"] == {row["page_id"] for row in mine}
             continue
+        # Co-reads: pairs of one reader's positive reads before t, within the window,
+        # once per window, each decayed to t (the fast engine must match this).
+        co_reads = expected_co_reads(past, t)
+        assert set(seen["co_reads"]) == set(co_reads)
+        for pair, (weight, updated_at) in seen["co_reads"].items():
+            assert updated_at < t
+            decayed = weight * 2 ** (-(t - updated_at).total_seconds() / co_half_life)
+            assert decayed == pytest.approx(co_reads[pair], rel=1e-6)
         # The catalogue: no page published after t can be shown.
         assert all(published[page_id] <= t for page_id in seen["live"])
     assert len(ranked) == 6 * result.summary.held_out
@@ -187,6 +204,29 @@ def test_no_leak_into_profile_popularity_or_already_read(news_section, monkeypat
     # Rolled back: the site's data is as it was.
     assert (Interaction.objects.count(), ReaderProfile.objects.count()) == before_counts
     assert PageEmbedding.objects.filter(live=False).count() == 0
+
+
+def expected_co_reads(past: list[dict], t) -> dict[tuple[int, int], float]:
+    """The co-read store as of ``t``, by hand: each positive read, unless the reader
+    read that page within the window before, pairs with the reader's other pages
+    read within the window before it (of their last LOOKBACK positive reads)."""
+    window = timedelta(days=neural_feed_settings.CO_READ_WINDOW_DAYS)
+    half_life = neural_feed_settings.CO_READ_HALF_LIFE_DAYS * 86400
+    counts: dict[tuple[int, int], float] = defaultdict(float)
+    earlier: dict[int, list[dict]] = defaultdict(list)
+    for row in past:  # in time order, as the replay inserts them
+        if row["weight"] <= 0:
+            continue
+        mine = earlier[row["reader_id"]]
+        near = [y for y in mine[-LOOKBACK:] if abs(y["created_at"] - row["created_at"]) < window]
+        mine.append(row)
+        if any(y["page_id"] == row["page_id"] for y in near):
+            continue
+        term = 2 ** (-(t - row["created_at"]).total_seconds() / half_life)
+        for other in {y["page_id"] for y in near}:
+            counts[(row["page_id"], other)] += term
+            counts[(other, row["page_id"])] += term
+    return counts
 
 
 @pytest.mark.parametrize("engine", ENGINES)

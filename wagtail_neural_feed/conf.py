@@ -115,6 +115,17 @@ DEFAULTS: dict[str, Any] = {
     "POPULARITY_MAX_READER_DAILY": 500,
     # Half-life of the stored popularity counters, in days.
     "POPULARITY_HALF_LIFE_DAYS": 7.0,
+    # --- co-reads ("readers of this also read") -----------------------------
+    # Most co-read pages kept per page (the strongest, decayed): the table
+    # stays at most pages · this many rows.
+    "CO_READ_MAX_PER_PAGE": 50,
+    # Two pages count as read together when one reader read both within this
+    # many days; a reader's pair counts once per such window.
+    "CO_READ_WINDOW_DAYS": 3.0,
+    # Half-life of the stored co-read counts, in days.
+    "CO_READ_HALF_LIFE_DAYS": 14.0,
+    # A reader's last this many pages anchor the co-read term of "for you" lists.
+    "CO_READ_RECENT_PAGES": 5,
     # --- offline evaluation ------------------------------------------------
     # neural_feed_evaluate --tune refuses to recommend weights from fewer
     # held-out events than this (half validate, half test): below a few

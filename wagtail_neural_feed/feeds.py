@@ -21,7 +21,7 @@ from .exceptions import NeuralFeedConfigurationError, UnknownFeed
 
 DEFAULT_FEED_SLUG = "default"
 DIVERSITY_MODES = ("none", "mmr", "section_cap")
-COLD_START_SOURCES = ("context", "popular", "fresh")
+COLD_START_SOURCES = ("context", "popular", "fresh", "co_read")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,9 @@ class FeedConfig:
     similarity_weight: float = 1.0
     freshness_weight: float = 0.2
     popularity_weight: float = 0.1
+    #: "Readers of this also read": the co-read score of a page with the
+    #: context page, or with the reader's last few pages (see docs/ranking.md).
+    co_read_weight: float = 0.0
     freshness_half_life_days: float = 14.0
     #: Decay of the stored popularity counters between refreshes; None = the
     #: ``POPULARITY_HALF_LIFE_DAYS`` setting (what the counters are kept at).
@@ -63,7 +66,12 @@ class FeedConfig:
 
     def __post_init__(self) -> None:
         problems = []
-        for name in ("similarity_weight", "freshness_weight", "popularity_weight"):
+        for name in (
+            "similarity_weight",
+            "freshness_weight",
+            "popularity_weight",
+            "co_read_weight",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
                 problems.append(f"{name} must be a finite number >= 0, not {value!r}")

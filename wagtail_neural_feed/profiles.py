@@ -23,6 +23,7 @@ from datetime import datetime
 import numpy as np
 from django.db import transaction
 
+from .co_reads import update_co_reads
 from .compat import get_page_model
 from .conf import neural_feed_settings
 from .feeds import DEFAULT_FEED_SLUG, FeedConfig, get_feed_config, registered_feeds
@@ -75,9 +76,17 @@ def _page_path(page_id: int) -> str | None:
 
 def run_profile_update(reader_id: int) -> int:
     """The ``update_profiles`` job: clear the reader's pending flag, then fold in new
-    interactions (clearing first means nothing committed meanwhile is missed)."""
+    interactions (clearing first means nothing committed meanwhile is missed), into
+    the profiles and the co-read store. If the co-reads fail, the flag is set again
+    so the sweep retries them (the profiles' own high-water marks skip what is done)."""
     Reader.objects.filter(pk=reader_id).update(profile_pending=False)
-    return update_profiles(reader_id)
+    updated = update_profiles(reader_id)
+    try:
+        update_co_reads(reader_id)
+    except Exception:
+        Reader.objects.filter(pk=reader_id).update(profile_pending=True)
+        raise
+    return updated
 
 
 def update_profiles(reader_id: int) -> int:

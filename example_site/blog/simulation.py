@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from wagtail.models import Page
 
+from wagtail_neural_feed.co_reads import rebuild_co_reads
 from wagtail_neural_feed.models import Impression, Interaction, Reader
 from wagtail_neural_feed.popularity import refresh_popularity
 from wagtail_neural_feed.profiles import recompute_profiles
@@ -226,8 +227,8 @@ def simulate(
     now: datetime | None = None,
     progress: Progress | None = None,
 ) -> SimulationResult:
-    """Play ``days`` of reading by ``readers`` simulated visitors, then rebuild profiles
-    and popularity. Rerunning with the same seed replaces the earlier run's readers."""
+    """Play ``days`` of reading by ``readers`` simulated visitors, then rebuild profiles,
+    popularity and co-reads. Rerunning with the same seed replaces the earlier run's readers."""
     now = now or timezone.now()
     rng = random.Random(seed)
     articles = _articles(rng)
@@ -260,6 +261,7 @@ def simulate(
         if progress:
             progress(done, len(created))
     refresh_popularity()
+    rebuild_co_reads()  # bulk-written history: count its co-reads once
     return SimulationResult(readers=len(created), interactions=written, impressions=impressions)
 
 

@@ -122,6 +122,7 @@ class AdminFeedViewSet(SnippetViewSet):
                     ),
                     FieldPanel("freshness_half_life_days"),
                     FieldPanel("context_weight"),
+                    FieldPanel("co_read_weight"),
                 ],
                 heading=_("Scoring"),
             ),

@@ -20,6 +20,7 @@ CONFIG_FIELDS = {
     "similarity_weight": "similarity_weight",
     "freshness_weight": "freshness_weight",
     "popularity_weight": "popularity_weight",
+    "co_read_weight": "co_read_weight",
     "freshness_half_life_days": "freshness_half_life_days",
     "diversity": "diversity",
     "mmr_lambda": "mmr_lambda",

@@ -25,6 +25,7 @@ from datetime import datetime
 
 from django.db import connection
 
+from ..co_reads import fold_co_reads
 from ..conf import neural_feed_settings
 from ..models import Interaction, PageEmbedding, PagePopularity
 
@@ -181,6 +182,8 @@ def replay_events(after: int, upto: int) -> None:
     half_life = float(neural_feed_settings.POPULARITY_HALF_LIFE_DAYS) * 86400.0
     popularity = PagePopularity._meta.db_table
     with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COALESCE(max(id), 0) FROM {Interaction._meta.db_table}")
+        (last_id,) = cursor.fetchone()
         # One statement: the events go back into the interaction table, and into
         # the counters as refresh_popularity() keeps them (a decayed sum at
         # computed_at), updated incrementally.
@@ -207,3 +210,7 @@ def replay_events(after: int, upto: int) -> None:
                 computed_at = EXCLUDED.computed_at""",
             {"after": after, "upto": upto, "h": half_life},
         )
+        # The co-read store as the profile job keeps it: the new interactions
+        # (ids in time order) paired with the reader's earlier ones.
+        cursor.execute(f"SELECT COALESCE(max(id), 0) FROM {Interaction._meta.db_table}")
+        fold_co_reads(after_id=last_id, upto_id=cursor.fetchone()[0])

@@ -95,6 +95,14 @@ def co_read_ranker(config: FeedConfig) -> Ranker:
     return Ranker("co-read", config, personal=False, co_read=True)
 
 
+def co_read_variants(config: FeedConfig, weights: Sequence[float]) -> list[Ranker]:
+    """The feed with the co-read term at each of ``weights`` (from the replayed store)."""
+    return [
+        Ranker(f"feed, co-read {weight:g}", replace(config, co_read_weight=float(weight)))
+        for weight in weights
+    ]
+
+
 def _weighted(config: FeedConfig, similarity: float, freshness: float, popularity: float):
     """``config`` with only these weights, no cold-start sources and no diversity step."""
     return replace(
@@ -102,6 +110,7 @@ def _weighted(config: FeedConfig, similarity: float, freshness: float, popularit
         similarity_weight=similarity,
         freshness_weight=freshness,
         popularity_weight=popularity,
+        co_read_weight=0.0,
         cold_start=(),
         diversity="none",
     )

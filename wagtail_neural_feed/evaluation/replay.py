@@ -53,7 +53,7 @@ from django.test.utils import override_settings
 from ..conf import SETTINGS_NAME, neural_feed_settings
 from ..exceptions import EvaluationError
 from ..feeds import FeedConfig, get_feed_config, profile_feed_chain
-from ..models import HotTier, Interaction, PageEmbedding, PagePopularity, ReaderProfile
+from ..models import CoRead, HotTier, Interaction, PageEmbedding, PagePopularity, ReaderProfile
 from ..profiles import profile_vector
 from ..ranking import Audience, RankedRow, Scope, load_scope
 from ..statements import parse_vector, run_statement, table_name
@@ -260,6 +260,7 @@ class Replay:
     def _start(self, first_at: datetime | None, *, hide: bool) -> None:
         ReaderProfile.objects.all().delete()
         PagePopularity.objects.all().delete()
+        CoRead.objects.all().delete()
         HotTier.objects.all().delete()
         with connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {Interaction._meta.db_table}")

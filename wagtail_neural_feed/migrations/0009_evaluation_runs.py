@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('wagtail_neural_feed', '0007_admin_feeds'),
+        ('wagtail_neural_feed', '0008_coread'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

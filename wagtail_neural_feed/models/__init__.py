@@ -1,6 +1,7 @@
 """Models: page embeddings, popularity counters, readers, interactions and profiles."""
 
 from .admin_feeds import AdminFeed, RecommendationSettings
+from .co_reads import CoRead
 from .embeddings import DENORMALISED_COLUMNS, FILTER_COLUMNS, EmbeddingStatus, PageEmbedding
 from .evaluations import EvaluationRun, TuningChange
 from .hot import HotPage, HotTier
@@ -13,6 +14,7 @@ __all__ = [
     "DENORMALISED_COLUMNS",
     "FILTER_COLUMNS",
     "AdminFeed",
+    "CoRead",
     "EmbeddingStatus",
     "EvaluationRun",
     "HotPage",

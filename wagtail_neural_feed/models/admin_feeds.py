@@ -22,7 +22,10 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
 
 from ..compat import PAGE_MODEL
-from ..feeds import COLD_START_SOURCES, FeedConfig, registered_feeds
+from ..feeds import FeedConfig, registered_feeds
+
+#: The cold-start sources the admin offers (code feeds may also name "co_read").
+COLD_START_SOURCES = ("context", "popular", "fresh")
 
 COLD_START_LABELS = {
     "context": _("the page being read"),
@@ -100,6 +103,14 @@ class AdminFeed(models.Model):
         default=0.1,
         help_text=_("How much pages many readers read are favoured (>= 0)."),
     )
+    co_read_weight = models.FloatField(
+        _("co-read weight"),
+        default=0.0,
+        help_text=_(
+            "How much pages read by readers of the same pages are favoured "
+            "(“readers of this also read”, >= 0)."
+        ),
+    )
     freshness_half_life_days = models.FloatField(
         _("freshness half-life (days)"),
         default=14.0,
@@ -169,6 +180,7 @@ class AdminFeed(models.Model):
             similarity_weight=self.similarity_weight,
             freshness_weight=self.freshness_weight,
             popularity_weight=self.popularity_weight,
+            co_read_weight=self.co_read_weight,
             freshness_half_life_days=self.freshness_half_life_days,
             diversity=self.diversity,
             mmr_lambda=self.mmr_lambda,

@@ -28,6 +28,8 @@ class Reader(models.Model):
     last_seen_at = models.DateTimeField(auto_now=True)
     #: A profile update is queued: further interactions need not queue another.
     profile_pending = models.BooleanField(default=False)
+    #: Interactions up to this id are counted in the co-read store (``co_reads.py``).
+    co_read_mark = models.BigIntegerField(default=0)
 
     class Meta:
         verbose_name = _("reader")

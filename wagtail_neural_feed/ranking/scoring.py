@@ -1,4 +1,5 @@
-"""The hybrid score: ``w_sim·similarity + w_fresh·freshness + w_pop·popularity``.
+"""The hybrid score: ``w_sim·similarity + w_fresh·freshness + w_pop·popularity``
+(``+ w_co·co_read`` when the feed weighs co-reads, see ``co_read.py``).
 
 * similarity: cosine similarity to the query vector (``1 - <=>``);
 * freshness: ``exp(-ln2 · age / half_life)`` from the first publication;
@@ -44,6 +45,11 @@ class Weights:
     #: Whether the most popular pages are a candidate source (a popularity
     #: weight, or a cold reader whose feed starts from popular pages).
     popularity_source: bool
+    #: "Readers of this also read" (0 without a page to anchor it).
+    co_read: float = 0.0
+    #: Whether pages co-read with the anchor pages are a candidate source (a
+    #: co-read weight, or a cold reader on a page whose feed starts from co-reads).
+    co_read_source: bool = False
 
     @property
     def bonus_max(self) -> float:
@@ -55,12 +61,17 @@ def list_weights(config: FeedConfig, scope: Scope, *, has_vector: bool) -> Weigh
     """No similarity without a query vector, no popularity without counters."""
     has_counters = scope.popularity_max > 0
     cold = scope.profile is None
+    anchored = scope.context_page_id is not None or scope.reader_id is not None
+    co_read = float(config.co_read_weight) if anchored else 0.0
     return Weights(
         similarity=float(config.similarity_weight) if has_vector else 0.0,
         freshness=float(config.freshness_weight),
         popularity=float(config.popularity_weight) if has_counters else 0.0,
         popularity_source=has_counters
         and (config.popularity_weight > 0 or (cold and "popular" in config.cold_start)),
+        co_read=co_read,
+        co_read_source=co_read > 0
+        or (cold and scope.context_page_id is not None and "co_read" in config.cold_start),
     )
 
 

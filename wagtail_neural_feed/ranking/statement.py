@@ -37,6 +37,7 @@ from ..feeds import FeedConfig
 from ..models import HotPage, PageEmbedding, PagePopularity
 from ..statements import QueryVector, table_name
 from .audience import Audience
+from .co_read import CoReadMixin
 from .completeness import CompletenessMixin
 from .filters import eligibility_sql
 from .rows import RankingStatement
@@ -83,7 +84,7 @@ def ranking_statement(
     return builder.build()
 
 
-class StatementBuilder(CompletenessMixin):
+class StatementBuilder(CompletenessMixin, CoReadMixin):
     """Assembles one list's statement from common table expressions (CTEs).
 
     Every candidate source scores its own rows, so each page's embedding row
@@ -123,6 +124,7 @@ class StatementBuilder(CompletenessMixin):
         self.table = table_name(PageEmbedding)
         self.popularity_table = table_name(PagePopularity)
         self.joined = f"{self.table} e LEFT JOIN {self.popularity_table} p ON p.page_id = e.page_id"
+        self.has_co_read = False  # set by build(): the co_read CTE is in the statement
 
     # --- building blocks ------------------------------------------------------
 
@@ -139,7 +141,7 @@ class StatementBuilder(CompletenessMixin):
         w = self.weights
         return (
             f"{w.similarity!r} * {row}.similarity + {w.freshness!r} * {row}.freshness"
-            f" + {w.popularity!r} * {row}.popularity"
+            f" + {w.popularity!r} * {row}.popularity{self.co_read_term()}"
         )
 
     def union(self, sources: list[str]) -> str:
@@ -148,7 +150,7 @@ class StatementBuilder(CompletenessMixin):
         columns += ", embedding" if self.with_embeddings else ""
         rows = " UNION ALL ".join(f"SELECT {columns} FROM {name}" for name in sources)
         return f"""SELECT DISTINCT ON (u.page_id) u.*, {self.total()} AS score
-        FROM ({rows}) u"""
+        FROM ({rows}) u{self.co_read_join("u")}"""
 
     def cte(self, name: str, body: str) -> None:
         self.ctes.append(f"""{name} AS MATERIALIZED (
@@ -179,9 +181,10 @@ class StatementBuilder(CompletenessMixin):
     def build(self) -> RankingStatement:
         if self.vector is not None:
             self.params["q"] = QueryVector(self.vector)
+        self.has_co_read = self.weights.co_read_source and self.co_read_ctes()
         if 0 <= self.scope.embedded_pages < int(neural_feed_settings.EXACT_BELOW_PAGES):
             return self.exact_scan()
-        seeds = self.seed_sources()
+        seeds = [*self.seed_sources(), *self.co_read_source()]
         if self.weights.bonus_max <= 0:
             self.cte("seed", self.union(seeds))
             return self.final("SELECT * FROM seed")
@@ -199,7 +202,7 @@ class StatementBuilder(CompletenessMixin):
         """A small site: score every eligible page in one scan. Exact, and
         cheaper than the index searches and their proof below ~2 000 pages."""
         self.cte("eligible", f"SELECT {self.scored()} FROM {self.joined} WHERE {self.where}")
-        rows = f"SELECT u.*, {self.total()} AS score FROM eligible u"
+        rows = f"SELECT u.*, {self.total()} AS score FROM eligible u{self.co_read_join('u')}"
         return self.final(rows, "'exact'::text")
 
     @property

@@ -19,7 +19,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from ...admin.tuning import apply_tuning
 from ...evaluation.history import SPLITS
-from ...evaluation.rankers import Ranker, baselines, co_read_ranker
+from ...evaluation.rankers import Ranker, baselines, co_read_ranker, co_read_variants
 from ...evaluation.records import evaluation_payload, store_evaluation, tuning_payload
 from ...evaluation.replay import DEFAULT_CHECK_EVERY, ENGINES, Replay, ReplayResult
 from ...evaluation.report import IMPRESSION_COLUMNS, format_table
@@ -86,6 +86,11 @@ class Command(BaseCommand):
             help="Fast engine: also rank every Nth held-out event (and the first 3) with "
             "the SQL path and stop if the lists differ (0: never; default %(default)s).",
         )
+        parser.add_argument(
+            "--co-read-weights",
+            default="",
+            help="Also rank the feed with these co-read weights, e.g. 0.3,0.6,1.0.",
+        )
         parser.add_argument("--tune", action="store_true", help="Search the feed's weights.")
         parser.add_argument(
             "--trials",
@@ -148,6 +153,7 @@ class Command(BaseCommand):
                 rankers = [Ranker("feed", config), *baselines(config)]
                 if options["co_read"]:
                     rankers.append(co_read_ranker(config))
+                rankers += co_read_variants(config, _weights(options["co_read_weights"]))
                 replay = Replay(config, rankers=rankers, progress=self._progress, **replay_options)
                 payload = self._report(replay.run(), config.slug, options["k"])
                 self._save(payload, "evaluate", started, options)
@@ -254,6 +260,16 @@ class Command(BaseCommand):
             f"Applied to admin feed {slug!r} (change {change.pk}; revert it on the "
             "Recommendations dashboard)."
         )
+
+
+def _weights(value: str) -> list[float]:
+    try:
+        weights = [float(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise CommandError(f"--co-read-weights: not numbers: {value!r}") from None
+    if any(not 0 <= weight < float("inf") for weight in weights):
+        raise CommandError("--co-read-weights must be finite numbers >= 0.")
+    return weights
 
 
 def _parse_since(value: str | None) -> datetime | None:
