@@ -53,6 +53,8 @@ class Scope:
     blocked_paths: tuple[str, ...] | None = None
     #: PostgreSQL's estimate of the embedding table's rows (-1: not yet known).
     embedded_pages: float = -1.0
+    #: The page the list is shown on (its words feed a lexical signal).
+    context_page_id: int | None = None
 
 
 def load_scope(
@@ -124,6 +126,7 @@ def load_scope(
         hot=hot,
         blocked_paths=None if blocked_paths is None else tuple(blocked_paths),
         embedded_pages=-1.0 if embedded_pages is None else float(embedded_pages),
+        context_page_id=context_page_id,
     )
 
 

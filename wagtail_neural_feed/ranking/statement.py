@@ -39,6 +39,7 @@ from ..statements import QueryVector, table_name
 from .audience import Audience
 from .completeness import CompletenessMixin
 from .filters import eligibility_sql
+from .rerank import RerankMixin, reranks
 from .rows import RankingStatement
 from .scope import Scope, query_vector
 from .scoring import list_weights, score_terms
@@ -83,7 +84,7 @@ def ranking_statement(
     return builder.build()
 
 
-class StatementBuilder(CompletenessMixin):
+class StatementBuilder(CompletenessMixin, RerankMixin):
     """Assembles one list's statement from common table expressions (CTEs).
 
     Every candidate source scores its own rows, so each page's embedding row
@@ -177,6 +178,8 @@ class StatementBuilder(CompletenessMixin):
     # --- the statement --------------------------------------------------------
 
     def build(self) -> RankingStatement:
+        if reranks(self.config, self.scope, self.vector):
+            return self.rerank()
         if self.vector is not None:
             self.params["q"] = QueryVector(self.vector)
         if 0 <= self.scope.embedded_pages < int(neural_feed_settings.EXACT_BELOW_PAGES):
