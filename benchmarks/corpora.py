@@ -118,7 +118,7 @@ def debian_documents(
     lists_dir: Path | None = None,
     *,
     sections: tuple[str, ...] = DEBIAN_SECTIONS,
-    per_section: int = 200,
+    per_section: int = 100,
     seed: int = 0,
 ) -> list[Document]:
     """A balanced, seeded sample of package descriptions, one package per source package."""

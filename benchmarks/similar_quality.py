@@ -1,6 +1,6 @@
-""""More like this" quality: same-category precision@10 of ``similar_pages`` per variant.
+""" "More like this" quality: same-category precision@10 of ``similar_pages`` per variant.
 
-    python -m benchmarks.similar_quality [--per-section 200] [--apt-lists DIR] [--rebuild]
+    python -m benchmarks.similar_quality [--per-section 100] [--apt-lists DIR] [--rebuild]
 
 Builds (once; ``--rebuild`` to redo) two labelled corpora as Wagtail pages,
 each under a site of its own, in a database of its own (``nf_similar``),
@@ -179,9 +179,47 @@ def measure(name: str, variants: dict, queries: int | None, seed: int) -> list[l
     return rows
 
 
+def title_weighted(name: str, weight: float):
+    """Variant (a): rewrite the corpus's stored vectors as
+    ``normalise((1 - weight) * text + weight * title)``; returns a function
+    that restores them. The statement is the plain one; only vectors change."""
+    import numpy as np
+    from django.db import connection
+    from wagtail.models import Page
+
+    from tests.helpers import vector_literal
+    from wagtail_neural_feed.encoders import get_encoder
+    from wagtail_neural_feed.hot import refresh_hot_tier
+    from wagtail_neural_feed.models import PageEmbedding
+
+    home = Page.objects.get(depth=2, slug=f"similar-{name}")
+    rows = list(
+        PageEmbedding.objects.filter(path__startswith=home.path)
+        .order_by("pk")
+        .values_list("pk", "embedding", "page__title")
+    )
+    text = np.stack([np.asarray(row[1], dtype=np.float32) for row in rows])
+    titles = get_encoder().embed_documents([row[2] for row in rows])
+    blended = (1 - weight) * text + weight * titles
+    blended /= np.linalg.norm(blended, axis=1, keepdims=True)
+
+    def write(vectors) -> None:
+        table = PageEmbedding._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {table} SET embedding = %s::vector WHERE page_id = %s",
+                [(vector_literal(v), row[0]) for v, row in zip(vectors, rows, strict=True)],
+            )
+            cursor.execute(f"VACUUM ANALYZE {table}")
+        refresh_hot_tier()  # the tier keeps copies of fresh pages' vectors
+
+    write(blended)
+    return lambda: write(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-section", type=int, default=200)
+    parser.add_argument("--per-section", type=int, default=100)
     parser.add_argument("--apt-lists", type=Path, default=None)
     parser.add_argument("--queries", type=int, default=None, help="pages asked per corpus")
     parser.add_argument("--seed", type=int, default=0)
@@ -192,14 +230,24 @@ def main() -> None:
     from benchmarks import corpora
 
     documents = {
-        "debian": corpora.debian_documents(args.apt_lists, per_section=args.per_section),
         "example": corpora.example_documents(),
+        "debian": corpora.debian_documents(args.apt_lists, per_section=args.per_section),
     }
     build(documents, args.rebuild)
     variants = _variants()
     for name, docs in documents.items():
         categories = len({doc.category for doc in docs})
         rows = measure(name, variants, args.queries, args.seed)
+        plain = {"plain (one vector per page)": variants["plain (one vector per page)"]}
+        for weight in (0.3, 0.5):
+            restore = title_weighted(name, weight)
+            try:
+                (row,) = measure(name, plain, args.queries, args.seed)
+            finally:
+                restore()
+            row[0] = f"(a) title vector weight {weight} (separate pass)"
+            row[2] = f"{100 * (float(row[1]) - float(rows[0][1])):+.2f}"
+            rows.append(row)
         print_table(
             f"{name}: {len(docs)} pages in {categories} categories, same-category precision@10",
             ["variant", "precision@10", "vs plain (points)", "p50 ms", "statements"],

@@ -1,4 +1,4 @@
-""""More like this" beyond one vector: neighbour expansion and shared words.
+""" "More like this" beyond one vector: neighbour expansion and shared words.
 
 Hand-made corpora with the test encoder and hand-set vectors: the lexical
 signal promotes the page that shares the context page's words, expansion
@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -20,6 +22,7 @@ from wagtail.models import PageViewRestriction
 from tests.helpers import axis, ids, publish, set_embedding, unit
 from wagtail_neural_feed import FeedConfig, similar_pages
 from wagtail_neural_feed.api import SIMILAR_FEED
+from wagtail_neural_feed.exceptions import NeuralFeedConfigurationError
 from wagtail_neural_feed.models import PageEmbedding
 
 PLAIN = replace(SIMILAR_FEED, slug="plain", expansion_neighbours=0, lexical_weight=0.0)
@@ -101,7 +104,7 @@ def test_expansion_follows_what_the_neighbours_agree_on(outlier_and_cluster):
 
 @pytest.mark.parametrize("feed", [LEXICAL, EXPANDED, SIMILAR_FEED])
 def test_one_ranking_statement_and_the_same_filters(word_twins, make_article, feed):
-    page, sharing, other = word_twins
+    page = word_twins[0]
     hidden = make_article("Rye sourdough starter, restricted")
     set_embedding(hidden, axis(0))
     PageViewRestriction.objects.create(page=hidden, restriction_type="login")
@@ -118,16 +121,23 @@ def test_one_ranking_statement_and_the_same_filters(word_twins, make_article, fe
 
 def test_a_short_search_is_filled_with_fresh_pages(word_twins, settings):
     """A filter that starves the nearest search leaves the list to the fresh tail."""
-    page, sharing, other = word_twins
+    page = word_twins[0]
     narrow = replace(LEXICAL, candidates=1)
     result = similar_pages(page, limit=3, feed=narrow)
     assert len(result) == 3 and page.pk not in ids(result)
 
 
 def test_signals_are_validated():
-    from wagtail_neural_feed.exceptions import NeuralFeedConfigurationError
-
     with pytest.raises(NeuralFeedConfigurationError, match="lexical_weight"):
         FeedConfig(slug="x", lexical_weight=-1.0)
     with pytest.raises(NeuralFeedConfigurationError, match="expansion_neighbours"):
         FeedConfig(slug="x", expansion_neighbours=-2)
+
+
+def test_neural_feed_embed_fills_lexemes_of_rows_embedded_without_them(make_article):
+    page = make_article("Kites", "<p>Flying kites on a windy beach</p>")
+    PageEmbedding.objects.filter(pk=page.pk).update(lexemes=None)
+    out = StringIO()
+    call_command("neural_feed_embed", stdout=out)
+    assert "full-text words of 1 page(s) embedded before" in out.getvalue()
+    assert {"kite", "beach", "windi"} <= lexemes_of(page)

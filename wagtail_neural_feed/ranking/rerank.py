@@ -1,4 +1,4 @@
-""""More like this" beyond one vector: re-score the context page's nearest pages.
+""" "More like this" beyond one vector: re-score the context page's nearest pages.
 
 One averaged vector per page misses what its nearest neighbours agree on and
 the words two pages share. Two optional signals (off unless a feed sets
@@ -57,13 +57,13 @@ class RerankMixin:
         LIMIT {self.k}""",
         )
         similarity = "n.similarity"
-        if config.expansion_neighbours > 0:
+        if (m := int(config.expansion_neighbours)) > 0:
             # q/β + mean(neighbours) points where q + β·mean does: cosine ignores length.
             self.params["q_scaled"] = QueryVector(self.vector / max(config.expansion_weight, 1e-6))
             self.cte(
                 "expanded",
-                f"""SELECT %(q_scaled)s::vector + avg(m.vec) AS v
-        FROM (SELECT vec FROM nearest ORDER BY distance LIMIT {int(config.expansion_neighbours)}) m""",
+                f"""SELECT %(q_scaled)s::vector + avg(nb.vec) AS v
+        FROM (SELECT vec FROM nearest ORDER BY distance LIMIT {m}) nb""",
             )
             similarity = "COALESCE(1 - (n.vec <=> (SELECT v FROM expanded)), n.similarity)"
         lexical_sql, terms = "0.0", ""
