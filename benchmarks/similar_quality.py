@@ -1,4 +1,4 @@
-""" "More like this" quality: same-category precision@10 of ``similar_pages`` per variant.
+"""More like this quality: same-category precision@10 of ``similar_pages`` per variant.
 
     python -m benchmarks.similar_quality [--per-section 100] [--apt-lists DIR] [--rebuild]
 

@@ -1,4 +1,4 @@
-""" "More like this" beyond one vector: neighbour expansion and shared words.
+"""More like this, beyond one vector: neighbour expansion and shared words.
 
 Hand-made corpora with the test encoder and hand-set vectors: the lexical
 signal promotes the page that shares the context page's words, expansion

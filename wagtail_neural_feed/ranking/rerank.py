@@ -1,4 +1,4 @@
-""" "More like this" beyond one vector: re-score the context page's nearest pages.
+"""More like this, beyond one vector: re-score the context page's nearest pages.
 
 One averaged vector per page misses what its nearest neighbours agree on and
 the words two pages share. Two optional signals (off unless a feed sets
@@ -26,12 +26,6 @@ from ..models import PageEmbedding
 from ..statements import QueryVector, table_name
 from .rows import RankingStatement
 
-#: A page's own terms, for the lexical signal (the context page need not be
-#: eligible: it is excluded from its own list).
-LEXICAL_SQL = """COALESCE((SELECT count(*) FROM unnest(n.lexemes) w
-                WHERE w.lexeme = ANY(t.words))::float8
-            / NULLIF(sqrt(length(n.lexemes)::float8 * cardinality(t.words)), 0), 0.0)"""
-
 
 def reranks(config, scope, vector) -> bool:
     """Whether a list is re-scored: a signal is on and there is a page to be like."""
@@ -46,7 +40,7 @@ class RerankMixin:
         config, w = self.config, self.weights
         lexical = config.lexical_weight > 0
         self.params["q"] = QueryVector(self.vector)
-        lexemes = ", e.lexemes" if lexical else ""
+        lexemes = ", e.lexemes, length(e.lexemes) AS words" if lexical else ""
         self.cte(
             "nearest",
             f"""SELECT e.embedding <=> %(q)s::vector AS distance, e.embedding AS vec{lexemes},
@@ -68,15 +62,26 @@ class RerankMixin:
             similarity = "COALESCE(1 - (n.vec <=> (SELECT v FROM expanded)), n.similarity)"
         lexical_sql, terms = "0.0", ""
         if lexical:
+            # The context page's words (it need not be eligible: it is left out of
+            # its own list), then each candidate's shared words in one hashed join.
             self.params["context_page"] = self.scope.context_page_id
             self.cte(
                 "terms",
-                f"""SELECT ARRAY(SELECT w.lexeme FROM unnest(c.lexemes) w) AS words
-        FROM {table_name(PageEmbedding)} c WHERE c.page_id = %(context_page)s""",
+                f"""SELECT w.lexeme FROM {table_name(PageEmbedding)} c, unnest(c.lexemes) w
+        WHERE c.page_id = %(context_page)s""",
             )
-            lexical_sql, terms = LEXICAL_SQL, " LEFT JOIN terms t ON true"
-        columns = "page_id, content_type_id, path, similarity, freshness, popularity"
-        embedding = ", embedding" if self.with_embeddings else ""
+            self.cte(
+                "overlap",
+                """SELECT n.page_id, count(*)::float8
+            / sqrt(n.words::float8 * (SELECT count(*) FROM terms)) AS share
+        FROM nearest n, unnest(n.lexemes) w
+        WHERE w.lexeme IN (SELECT lexeme FROM terms)
+        GROUP BY n.page_id, n.words""",
+            )
+            lexical_sql = "COALESCE(o.share, 0.0)"
+            terms = " LEFT JOIN overlap o ON o.page_id = n.page_id"
+        columns = "n.page_id, n.content_type_id, n.path, n.similarity, n.freshness, n.popularity"
+        embedding = ", n.embedding" if self.with_embeddings else ""
         # A short list (a filter starved the search) is filled with the freshest pages.
         self.cte(
             "tail",
