@@ -32,23 +32,17 @@ LIMIT = 10
 def _variants():
     from wagtail_neural_feed.api import SIMILAR_FEED
 
-    plain = replace(
-        SIMILAR_FEED, slug="plain", expansion_neighbours=0, expansion_weight=0.0, lexical_weight=0.0
-    )
+    plain = replace(SIMILAR_FEED, slug="plain", expansion_neighbours=0, lexical_weight=0.0)
     return {
         "plain (one vector per page)": plain,
-        "(b) lexical 0.2": replace(plain, slug="lex2", lexical_weight=0.2),
-        "(b) lexical 0.4": replace(plain, slug="lex4", lexical_weight=0.4),
-        "(c) expand 5 nbrs x1": replace(
+        "(b) shared words, weight 0.3": replace(plain, slug="lex", lexical_weight=0.3),
+        "(c) expansion, 3 neighbours x2": replace(
+            plain, slug="exp3", expansion_neighbours=3, expansion_weight=2.0
+        ),
+        "(c) expansion, 5 neighbours x1": replace(
             plain, slug="exp5", expansion_neighbours=5, expansion_weight=1.0
         ),
-        "(c) expand 10 nbrs x1": replace(
-            plain, slug="exp10", expansion_neighbours=10, expansion_weight=1.0
-        ),
-        "(b)+(c) lexical 0.2, expand 5": replace(
-            plain, slug="both", lexical_weight=0.2, expansion_neighbours=5, expansion_weight=1.0
-        ),
-        "shipped default (SIMILAR_FEED)": SIMILAR_FEED,
+        "(b) + (c): shipped default": SIMILAR_FEED,
     }
 
 
