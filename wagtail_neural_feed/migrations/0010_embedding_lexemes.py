@@ -4,7 +4,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("wagtail_neural_feed", "0007_admin_feeds"),
+        ("wagtail_neural_feed", "0009_evaluation_runs"),
     ]
 
     operations = [
