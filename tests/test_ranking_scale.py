@@ -361,3 +361,24 @@ def test_tier_pages_unpublished_or_moved_after_the_refresh_are_not_shown(db, big
     after = recommend(reader, feed=BulkFeed, limit=10, now=now)
     assert gone.pk not in ids(after) and moved.pk not in ids(after)
     assert ids(after) == exact_top(reader, BulkFeed, now, under=big_world["bulk"])
+
+
+def test_more_like_this_re_scores_one_hnsw_search(db, big_world):
+    """The re-scored "More like this" (neighbour expansion, shared words) is one
+    search of the HNSW index, in CTE nearest; nothing else reads the large table
+    unless the search could not fill the list."""
+    from wagtail_neural_feed.api import SIMILAR_FEED
+
+    page = Page.objects.filter(path__startswith=big_world["bulk"].path, depth=4).first()
+    feed = replace(SIMILAR_FEED, slug="rerank-plan", expansion_neighbours=5, lexical_weight=0.2)
+    plan = explain(None, feed=feed, context_page=page, limit=10)
+    cte, scans = None, {}
+    for line in plan.splitlines():
+        if starts := re.fullmatch(r"\s*CTE (\w+)", line):
+            cte = starts[1]
+        elif "on wagtail_neural_feed_pageembedding" in line:
+            scans.setdefault(cte, []).append(line)
+    assert "neural_feed_embedding_hnsw" in scans["nearest"][0], plan
+    # The fill-up scan is a one-time filter that did not run.
+    tail = plan.split("CTE tail", 1)[1]
+    assert "never executed" in tail, plan

@@ -46,6 +46,12 @@ SIMILAR_FEED = FeedConfig(
     exclude_read=False,
     context_weight=1.0,
     cold_start=("context", "fresh"),
+    # Re-score the nearest pages (ranking/rerank.py): similarity to the page plus
+    # twice its 3 nearest neighbours' mean, and the words shared with it. Chosen
+    # by same-category precision@10 (docs/evaluation.md, "More like this").
+    expansion_neighbours=3,
+    expansion_weight=2.0,
+    lexical_weight=0.3,
 )
 
 FeedLike = str | FeedConfig | type[Feed] | None

@@ -44,6 +44,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_EMBED_ATTEMPTS": 5,
     # Pages embedded per encoder batch by commands and tasks.
     "EMBED_BATCH_SIZE": 64,
+    # PostgreSQL text search configuration that turns the embedded text into
+    # the lexemes of "More like this"'s lexical signal (regconfig name).
+    "TEXT_SEARCH_CONFIG": "english",
     # --- ranking -----------------------------------------------------------
     # Database alias for ranking reads (e.g. a replica); None = "default".
     "READ_DATABASE": None,

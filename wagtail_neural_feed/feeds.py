@@ -62,16 +62,20 @@ class FeedConfig:
     #: Nearest-neighbour candidates fetched per list, before re-scoring
     #: (None = max(40, 4 * limit)).
     candidates: int | None = None
+    #: "More like this" beyond one vector (``ranking/rerank.py``): re-score the
+    #: nearest candidates by similarity to the query plus ``expansion_weight``
+    #: times the mean of its ``expansion_neighbours`` nearest pages (0 = off),
+    #: and add ``lexical_weight`` times the share of words shared with the
+    #: context page. Used only when the list has a context page.
+    expansion_neighbours: int = 0
+    expansion_weight: float = 1.0
+    lexical_weight: float = 0.0
     extra: tuple[tuple[str, Any], ...] = field(default=())
 
     def __post_init__(self) -> None:
         problems = []
-        for name in (
-            "similarity_weight",
-            "freshness_weight",
-            "popularity_weight",
-            "co_read_weight",
-        ):
+        weights = ("similarity_weight", "freshness_weight", "popularity_weight", "co_read_weight")
+        for name in (*weights, "expansion_weight", "lexical_weight"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
                 problems.append(f"{name} must be a finite number >= 0, not {value!r}")
@@ -95,6 +99,8 @@ class FeedConfig:
             )
         if self.candidates is not None and self.candidates < 1:
             problems.append("candidates must be at least 1")
+        if not isinstance(self.expansion_neighbours, int) or self.expansion_neighbours < 0:
+            problems.append("expansion_neighbours must be an integer >= 0")
         if problems:
             raise NeuralFeedConfigurationError(f"Feed {self.slug!r}: " + "; ".join(problems) + ".")
 

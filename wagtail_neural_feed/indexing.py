@@ -231,7 +231,8 @@ def store_batch(batch: EncodingBatch, vectors) -> int:
         return 0
     now = timezone.now()
     params = []
-    for row, vector in zip(batch.rows, vectors, strict=True):
+    search_config = str(neural_feed_settings.TEXT_SEARCH_CONFIG)
+    for row, vector, text in zip(batch.rows, vectors, batch.texts, strict=True):
         values = {
             **{column: getattr(row, column) for column in DENORMALISED_COLUMNS},
             "embedding": "[" + ",".join(repr(float(x)) for x in vector) + "]",
@@ -244,11 +245,15 @@ def store_batch(batch: EncodingBatch, vectors) -> int:
             "created_at": row.created_at or now,
             "updated_at": now,
         }
-        params.append([row.page_id, *(values[column] for column in _STORED_COLUMNS)])
-    columns = ", ".join(_STORED_COLUMNS)
+        stored = (values[column] for column in _STORED_COLUMNS)
+        params.append([row.page_id, *stored, search_config, text])
+    columns = ", ".join((*_STORED_COLUMNS, "lexemes"))
     placeholders = ", ".join(["%s::vector"] + ["%s"] * (len(_STORED_COLUMNS) - 1))
+    placeholders += ", to_tsvector(%s::regconfig, %s)"
     updates = ", ".join(
-        f"{column} = EXCLUDED.{column}" for column in _STORED_COLUMNS if column != "created_at"
+        f"{column} = EXCLUDED.{column}"
+        for column in (*_STORED_COLUMNS, "lexemes")
+        if column != "created_at"
     )
     sql = (
         f"INSERT INTO {PageEmbedding._meta.db_table} (page_id, {columns}) "

@@ -9,6 +9,7 @@ the page tree.
 from __future__ import annotations
 
 from django.contrib.contenttypes.models import ContentType
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -72,6 +73,10 @@ class PageEmbedding(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     embedded_at = models.DateTimeField(null=True, blank=True)
+    #: The embedded text's words (full-text lexemes), written with the vector:
+    #: "More like this" can add the words a candidate shares with the page.
+    #: Read only for the nearest candidates, by page id: no index.
+    lexemes = SearchVectorField(null=True, blank=True)
 
     # Denormalised from the page so the ranking query filters without joins.
     live = models.BooleanField(default=False)

@@ -53,7 +53,8 @@ class Scope:
     blocked_paths: tuple[str, ...] | None = None
     #: PostgreSQL's estimate of the embedding table's rows (-1: not yet known).
     embedded_pages: float = -1.0
-    #: The page being read, if any: what a context list's co-read term is about.
+    #: The page the list is shown on: what a context list's co-read term is about,
+    #: and whose words feed the lexical signal of a re-scored similar list.
     context_page_id: int | None = None
 
 

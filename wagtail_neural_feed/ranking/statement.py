@@ -40,6 +40,7 @@ from .audience import Audience
 from .co_read import CoReadMixin
 from .completeness import CompletenessMixin
 from .filters import eligibility_sql
+from .rerank import RerankMixin, reranks
 from .rows import RankingStatement
 from .scope import Scope, query_vector
 from .scoring import list_weights, score_terms
@@ -84,7 +85,7 @@ def ranking_statement(
     return builder.build()
 
 
-class StatementBuilder(CompletenessMixin, CoReadMixin):
+class StatementBuilder(CompletenessMixin, CoReadMixin, RerankMixin):
     """Assembles one list's statement from common table expressions (CTEs).
 
     Every candidate source scores its own rows, so each page's embedding row
@@ -179,6 +180,8 @@ class StatementBuilder(CompletenessMixin, CoReadMixin):
     # --- the statement --------------------------------------------------------
 
     def build(self) -> RankingStatement:
+        if reranks(self.config, self.scope, self.vector):
+            return self.rerank()
         if self.vector is not None:
             self.params["q"] = QueryVector(self.vector)
         self.has_co_read = self.weights.co_read_source and self.co_read_ctes()

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ... import bulk, indexing
 from ...encoders import get_encoder
+from ...lexemes import fill_missing_lexemes
 from ...models import EmbeddingStatus, PageEmbedding
 from ...pagetypes import is_recommendable, recommendable_content_type_ids
 from ...schema import resize_vector_columns
@@ -137,6 +138,9 @@ class Command(BaseCommand):
                 f"{failed} failed)."
             )
         )
+        filled = fill_missing_lexemes()
+        if filled:
+            self.stdout.write(f"Stored the full-text words of {filled} page(s) embedded before.")
         if failed:
             raise CommandError(
                 f"{failed} page(s) failed to embed; see PageEmbedding.error, "
