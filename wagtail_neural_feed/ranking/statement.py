@@ -179,7 +179,7 @@ class StatementBuilder(CompletenessMixin):
     def build(self) -> RankingStatement:
         if self.vector is not None:
             self.params["q"] = QueryVector(self.vector)
-        if 0 <= self.scope.embedded_pages < int(neural_feed_settings.EXACT_BELOW_PAGES):
+        if 0 <= self.scope.pages < int(neural_feed_settings.EXACT_BELOW_PAGES):
             return self.exact_scan()
         seeds = self.seed_sources()
         if self.weights.bonus_max <= 0:
