@@ -41,16 +41,34 @@ PREFIX = "nf_scope"
 TABLES = {"e": PageEmbedding, "h": HotPage}
 
 
-def like_prefix(path: str) -> str:
-    """A quoted LIKE pattern matching ``path`` and everything below it."""
-    escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return "'" + escaped.replace("'", "''") + "%'"
+#: Above every character of a Wagtail tree path (treebeard's alphabet is 0-9A-Z):
+#: ``path >= p AND path < p || PATH_END`` is "path starts with p".
+PATH_END = "~"
 
 
-def site_predicate(paths: Iterable[str]) -> str:
-    """The site filter (the root's paths in every locale), without a table alias."""
-    patterns = ", ".join(like_prefix(path) for path in sorted(paths))
-    return f"path LIKE ANY(ARRAY[{patterns}])"
+def quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def prefix_range(path: str, column: str = "path") -> str:
+    """``column`` starts with ``path``, as a range of the ``C``-collated column.
+
+    A range, not ``LIKE 'p%'``: the planner estimates a site range and a
+    section range inside it together (the narrower bound wins) instead of
+    multiplying them as if independent, which made a 2 500-page section of a
+    site in a shared table look like 100 rows and its nearest pages look
+    cheaper to sort than to search. And PostgreSQL proves a range query
+    implies a partial index's range predicate (it cannot for ``LIKE``).
+    """
+    return f"{column} >= {quote(path)} AND {column} < {quote(path + PATH_END)}"
+
+
+def site_predicate(paths: Iterable[str], column: str = "path") -> str:
+    """The site filter (pages under the root's paths in every locale)."""
+    ranges = [prefix_range(path, column) for path in sorted(paths)]
+    if len(ranges) == 1:
+        return ranges[0]
+    return "(" + " OR ".join(f"({r})" for r in ranges) + ")"
 
 
 def site_key(paths: Iterable[str]) -> str:

@@ -60,32 +60,32 @@ class CompletenessMixin:
         self.cte("seed", self.union(seeds))
         self.bound("seed_bound", "seed")
         self.proof("seed_proof", "seed_bound", "hot_nearest", self.hot_k)
-        # Pages outside the tier cannot beat T, and every changed page was read:
-        # then only tier pages beyond the nearest hot_k can still make the list.
-        self.cte(
-            "outside_proof",
-            f"""SELECT b.gap >= %(hot_edge)s
-           AND (SELECT count(*) FROM changed) < {self.window} AS holds
-        FROM seed_bound b""",
-        )
-        # They are no more similar than the last tier page read: they win on
-        # their bonus alone, so two range scans of the (small) tier find them.
+        # Tier pages beyond the nearest hot_k are no more similar than the last
+        # of them: they beat T on their bonus alone, so two range scans of the
+        # (small) tier find every one that can. (Not when T is unknown: the seed
+        # could not fill the list, and the fallback takes over.)
         self.cte(
             "tier_bound",
             f"""SELECT b.t, b.t - {self.weights.similarity!r}
                * COALESCE((SELECT 1 - max(distance) FROM hot_nearest), 1.0) AS gap
         FROM seed_bound b""",
         )
-        run_tier = "NOT (SELECT holds FROM seed_proof) AND (SELECT holds FROM outside_proof)"
+        run_tier = "NOT (SELECT holds FROM seed_proof) AND (SELECT t FROM seed_bound) > '-Infinity'"
         tails = self.fallback_tails(run_tier, bound="tier_bound", scored="seed", prefix="tier_")
         self.cte("candidates", self.union([*seeds, *tails]))
         self.bound("bound", "candidates")
+        # Then only pages outside the tier could still win: not if the edge
+        # bonus cannot close the gap, and every changed page was read.
+        self.cte(
+            "outside_proof",
+            f"""SELECT (SELECT holds FROM seed_proof)
+           OR (b.gap >= %(hot_edge)s AND (SELECT count(*) FROM changed) < {self.window}) AS holds
+        FROM bound b""",
+        )
         completeness = """CASE WHEN (SELECT holds FROM seed_proof) THEN 'hot tier'
             WHEN (SELECT holds FROM outside_proof) THEN 'hot tier, by bonus'
             ELSE 'fallback' END"""
-        return "NOT (SELECT holds FROM seed_proof) AND NOT (SELECT holds FROM outside_proof)", (
-            completeness
-        )
+        return "NOT (SELECT holds FROM outside_proof)", completeness
 
     def fallback_tails(
         self, run: str, *, bound: str = "bound", scored: str = "candidates", prefix: str = ""
