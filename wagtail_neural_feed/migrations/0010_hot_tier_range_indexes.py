@@ -5,7 +5,7 @@ class Migration(migrations.Migration):
     """Ranking reads the hot tier by bonus (newest first), and one site's part of it by path."""
 
     dependencies = [
-        ("wagtail_neural_feed", "0007_admin_feeds"),
+        ("wagtail_neural_feed", "0009_evaluation_runs"),
     ]
 
     operations = [
