@@ -395,7 +395,7 @@ def test_a_busy_tier_is_read_by_bonus_without_the_fallback(db, big_world):
     table_scans = [line for line in scans["fresh_tail"] if "_pageembedding" in line]
     assert table_scans and all("never executed" in line for line in table_scans), plan
     assert "neural_feed_embedding_hnsw" in scans["nearest"][0]
-    assert "neural_feed_hot_hnsw" in scans["hot_nearest"][0]
+    assert any("neural_feed_hot_hnsw" in line for line in scans["hot_nearest"]), plan
 
 
 @pytest.fixture
