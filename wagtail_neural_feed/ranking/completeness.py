@@ -6,11 +6,9 @@ the subtle half of the statement: the argument is in that module's docstring.
 
 from __future__ import annotations
 
+from ..models import HotPage
+from ..statements import table_name
 from .scoring import hot_edge_bonus
-
-#: When the hot tier's first k nearest pages cannot settle the list, read this
-#: many times deeper into the tier before the (slower) range-scan fallback.
-HOT_DEEPER_FACTOR = 4
 
 
 class CompletenessMixin:
@@ -52,31 +50,53 @@ class CompletenessMixin:
         )
 
     def hot_proofs(self, seeds: list[str]) -> tuple[str, str]:
-        """Prove the seed complete, else read deeper into the tier and prove again.
+        """Prove the seed complete, else read the tier pages whose bonus can still win.
 
         Returns (when the fallback runs, how the list was shown complete), as SQL.
         """
         self.params["hot_edge"] = hot_edge_bonus(
             self.config, self.scope, self.hot, self.now, self.weights
         )
-        deeper = HOT_DEEPER_FACTOR * self.hot_k
         self.cte("seed", self.union(seeds))
         self.bound("seed_bound", "seed")
         self.proof("seed_proof", "seed_bound", "hot_nearest", self.hot_k)
-        # Many tier pages close to the reader (a busy topic): read deeper into
-        # the tier before falling back to the range scans.
-        self.hot_search("hot_deeper", deeper, "NOT (SELECT holds FROM seed_proof)")
-        self.cte("candidates", self.union([*seeds, "hot_deeper"]))
+        # Tier pages beyond the nearest hot_k are no more similar than the last
+        # of them: they beat T on their bonus alone, so two range scans of the
+        # (small) tier find every one that can. (Not when T is unknown: the seed
+        # could not fill the list, and the fallback takes over.)
+        self.cte(
+            "tier_bound",
+            f"""SELECT b.t, b.t - {self.weights.similarity!r}
+               * COALESCE((SELECT 1 - max(distance) FROM hot_nearest), 1.0) AS gap
+        FROM seed_bound b""",
+        )
+        run_tier = "NOT (SELECT holds FROM seed_proof) AND (SELECT t FROM seed_bound) > '-Infinity'"
+        tails = self.fallback_tails(run_tier, bound="tier_bound", scored="seed", prefix="tier_")
+        self.cte("candidates", self.union([*seeds, *tails]))
         self.bound("bound", "candidates")
-        self.proof("deeper_proof", "bound", "hot_deeper", deeper, settled_by="seed_proof")
+        # Then only pages outside the tier could still win: not if the edge
+        # bonus cannot close the gap, and every changed page was read.
+        self.cte(
+            "outside_proof",
+            f"""SELECT (SELECT holds FROM seed_proof)
+           OR (b.gap >= %(hot_edge)s AND (SELECT count(*) FROM changed) < {self.window}) AS holds
+        FROM bound b""",
+        )
         completeness = """CASE WHEN (SELECT holds FROM seed_proof) THEN 'hot tier'
-            WHEN (SELECT holds FROM deeper_proof) THEN 'hot tier, deeper'
+            WHEN (SELECT holds FROM outside_proof) THEN 'hot tier, by bonus'
             ELSE 'fallback' END"""
-        return "NOT (SELECT holds FROM deeper_proof)", completeness
+        return "NOT (SELECT holds FROM outside_proof)", completeness
 
-    def fallback_tails(self, run_fallback: str) -> list[str]:
-        """Add the range scans for pages whose bonus alone beats the gap; returns their names."""
+    def fallback_tails(
+        self, run: str, *, bound: str = "bound", scored: str = "candidates", prefix: str = ""
+    ) -> list[str]:
+        """Add the range scans for pages whose bonus alone beats ``bound``'s gap;
+        returns their names. With ``prefix`` "tier_" they read the hot tier
+        (skipping its stale copies) instead of every page."""
         w = self.weights
+        tier = bool(prefix)
+        pages = table_name(HotPage) if tier else self.table
+        stale = " AND e.page_id <> ALL(ARRAY(SELECT page_id FROM changed))" if tier else ""
         tails = []
         if w.freshness > 0:
             # Freshness must exceed g (0..1): its share of the gap, and at least
@@ -84,49 +104,62 @@ class CompletenessMixin:
             other = w.popularity if w.popularity_source else 0.0
             g = f"GREATEST(b.gap / {w.bonus_max!r}, (b.gap - {other!r}) / {w.freshness!r})"
             self.cte(
-                "fresh_cutoff",
+                f"{prefix}fresh_cutoff",
                 f"""SELECT CASE WHEN g >= 1 THEN 'infinity'::timestamptz
                     WHEN g <= 0 THEN '-infinity'::timestamptz
                     ELSE %(now)s - make_interval(secs => %(fresh_seconds)s * ln(g) / -ln(2))
                END AS published_after
-        FROM (SELECT {g} AS g FROM bound b) x""",
+        FROM (SELECT {g} AS g FROM {bound} b) x""",
             )
             self.range_tail(
-                "fresh_tail",
-                self.joined,
-                "e.first_published_at > (SELECT published_after FROM fresh_cutoff)",
+                f"{prefix}fresh_tail",
+                f"{pages} e LEFT JOIN {self.popularity_table} p ON p.page_id = e.page_id",
+                f"e.first_published_at > (SELECT published_after FROM {prefix}fresh_cutoff)"
+                + stale,
                 "e.first_published_at DESC",
-                run_fallback,
+                run,
+                bound=bound,
+                scored=scored,
             )
-            tails.append("fresh_tail")
+            tails.append(f"{prefix}fresh_tail")
         if w.popularity_source and w.popularity > 0:
             g = f"GREATEST(b.gap / {w.bonus_max!r}, (b.gap - {w.freshness!r}) / {w.popularity!r})"
             # A stored counter only decays: popularity > g needs score > e^(g·norm) - 1.
             self.cte(
-                "popular_cutoff",
+                f"{prefix}popular_cutoff",
                 f"""SELECT CASE WHEN g >= 1 THEN 'Infinity'::float8
                     WHEN g <= 0 THEN 0.0::float8
                     ELSE exp(g * %(pop_norm)s) - 1
                END AS score_above
-        FROM (SELECT {g} AS g FROM bound b) x""",
+        FROM (SELECT {g} AS g FROM {bound} b) x""",
             )
             self.range_tail(
-                "popular_tail",
-                f"{self.popularity_table} p JOIN {self.table} e ON e.page_id = p.page_id",
-                "p.score > (SELECT score_above FROM popular_cutoff)",
+                f"{prefix}popular_tail",
+                f"{self.popularity_table} p JOIN {pages} e ON e.page_id = p.page_id",
+                f"p.score > (SELECT score_above FROM {prefix}popular_cutoff)" + stale,
                 "p.score DESC",
-                run_fallback,
+                run,
+                bound=bound,
+                scored=scored,
             )
-            tails.append("popular_tail")
+            tails.append(f"{prefix}popular_tail")
         return tails
 
     def range_tail(
-        self, name: str, source: str, condition: str, order: str, run_fallback: str
+        self,
+        name: str,
+        source: str,
+        condition: str,
+        order: str,
+        run: str,
+        *,
+        bound: str = "bound",
+        scored: str = "candidates",
     ) -> None:
-        """Eligible pages not yet candidates whose bonus alone beats the gap,
+        """Eligible pages not yet scored whose bonus alone beats the gap,
         walked along an index (``order``) from where ``condition`` starts.
 
-        Candidates are skipped with ``<> ALL(ARRAY(...))`` for the reason given
+        Scored pages are skipped with ``<> ALL(ARRAY(...))`` for the reason given
         in :meth:`hot_search`: under ``NOT IN`` the planner read a whole section
         by tree path and sorted it instead of walking the freshness index.
         """
@@ -135,10 +168,10 @@ class CompletenessMixin:
         self.cte(
             name,
             f"""SELECT {self.scored()} FROM {source}
-        WHERE {run_fallback} AND {self.where}
+        WHERE {run} AND {self.where}
           AND {condition}
-          AND e.page_id <> ALL(ARRAY(SELECT page_id FROM candidates))
-          AND {bonus} > (SELECT gap FROM bound)
+          AND e.page_id <> ALL(ARRAY(SELECT page_id FROM {scored}))
+          AND {bonus} > (SELECT gap FROM {bound})
         ORDER BY {order}
         LIMIT {self.window}""",
         )
