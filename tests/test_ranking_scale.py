@@ -304,14 +304,37 @@ def test_hot_tier_holds_recent_and_popular_pages_and_drops_the_rest(db, big_worl
         assert not HotPage.objects.filter(page_id=leaving).exists()
 
 
-@pytest.mark.parametrize("tier", ["refreshed", "absent"])
-def test_list_equals_the_exact_ranking_of_every_page(db, big_world, tier):
+#: (tier state, HOT_DEEPER_FACTOR, how the list must be shown complete)
+COMPLETENESS_CASES = [
+    # Some 50 tier pages sit in the reader's cluster: the first tier search (20)
+    # cannot settle the list, one four times deeper (80) can.
+    ("refreshed", 4, "hot tier, deeper"),
+    # With no deeper search, the tier is read by bonus: still no full fallback.
+    ("refreshed", 1, "hot tier, by bonus"),
+    # A narrow tier (10 days, top counters only): its edge bonus is too large
+    # to rule out the pages just outside it, which the fallback reads (only
+    # those: its scans stop at the tier's edge).
+    ("narrow", 4, "fallback"),
+    # No tier at all: the range-scan fallback over every page.
+    ("absent", 4, "fallback"),
+]
+
+
+@pytest.mark.parametrize("tier, factor, complete_by", COMPLETENESS_CASES)
+def test_list_equals_the_exact_ranking_of_every_page(
+    db, big_world, monkeypatch, tier, factor, complete_by
+):
     """Tight clusters: a fresh or popular page beats the nearest ones, and must be found."""
     from wagtail_neural_feed.hot import clear_hot_tier, refresh_hot_tier
+    from wagtail_neural_feed.ranking import completeness
 
+    monkeypatch.setattr(completeness, "HOT_DEEPER_FACTOR", factor)
     reader = big_world["reader"]
     if tier == "refreshed":
         refresh_hot_tier()
+    elif tier == "narrow":
+        with override_settings(WAGTAIL_NEURAL_FEED={"HOT_FRESH_DAYS": 10, "HOT_POPULARITY": 0.5}):
+            refresh_hot_tier()
     else:
         clear_hot_tier()
     now = timezone.now()
@@ -320,11 +343,7 @@ def test_list_equals_the_exact_ranking_of_every_page(db, big_world, tier):
     assert ids(result) == expected
     # Bonuses decide this list: at least one page is not among the 40 most similar.
     assert any(page.recommendation.freshness > 0.01 for page in result)
-    # Some 50 tier pages sit in the reader's cluster: the tier is read by bonus,
-    # and the range-scan fallback is needed only without a tier.
-    assert {page.recommendation.completeness for page in result} == {
-        "hot tier, by bonus" if tier == "refreshed" else "fallback"
-    }
+    assert {page.recommendation.completeness for page in result} == {complete_by}
 
 
 def test_a_page_embedded_after_the_refresh_is_ranked(db, big_world):
@@ -401,11 +420,14 @@ def scans_by_cte(plan: str) -> dict[str, list[str]]:
     return scans
 
 
-def test_a_busy_tier_is_read_by_bonus_without_the_fallback(db, big_world):
+def test_a_busy_tier_is_read_by_bonus_without_the_fallback(db, big_world, monkeypatch):
     """Tier pages close to the reader but beyond its first search win only on
     their bonus: two range scans of the tier find them; the whole table is not read."""
     from wagtail_neural_feed.hot import refresh_hot_tier
+    from wagtail_neural_feed.ranking import completeness
 
+    # No deeper search: the one that settles this world's list otherwise.
+    monkeypatch.setattr(completeness, "HOT_DEEPER_FACTOR", 1)
     refresh_hot_tier()
     plan = explain(big_world["reader"], feed=BONUS_FEED, limit=10)
     scans = scans_by_cte(plan)

@@ -6,9 +6,15 @@ the subtle half of the statement: the argument is in that module's docstring.
 
 from __future__ import annotations
 
+import math
+
 from ..models import HotPage
 from ..statements import table_name
 from .scoring import hot_edge_bonus
+
+#: When the hot tier's first k nearest pages cannot settle the list, search
+#: this many times deeper into the tier before reading it by bonus.
+HOT_DEEPER_FACTOR = 4
 
 
 class CompletenessMixin:
@@ -50,39 +56,49 @@ class CompletenessMixin:
         )
 
     def hot_proofs(self, seeds: list[str]) -> tuple[str, str]:
-        """Prove the seed complete, else read the tier pages whose bonus can still win.
+        """Prove the seed complete, else read deeper into the tier, else read the
+        tier pages whose bonus can still win; what is left is outside the tier.
 
         Returns (when the fallback runs, how the list was shown complete), as SQL.
         """
         self.params["hot_edge"] = hot_edge_bonus(
             self.config, self.scope, self.hot, self.now, self.weights
         )
+        deeper = HOT_DEEPER_FACTOR * self.hot_k
         self.cte("seed", self.union(seeds))
         self.bound("seed_bound", "seed")
         self.proof("seed_proof", "seed_bound", "hot_nearest", self.hot_k)
-        # Tier pages beyond the nearest hot_k are no more similar than the last
+        # A busy topic (many tier pages close to the reader): one HNSW search
+        # four times deeper into the tier usually settles it, and costs less
+        # than reading the tier by bonus (measured at 100k pages).
+        self.hot_search("hot_deeper", deeper, "NOT (SELECT holds FROM seed_proof)")
+        self.cte("deeper", self.union([*seeds, "hot_deeper"]))
+        self.bound("deeper_bound", "deeper")
+        self.proof("deeper_proof", "deeper_bound", "hot_deeper", deeper, settled_by="seed_proof")
+        # Tier pages beyond the deeper search are no more similar than the last
         # of them: they beat T on their bonus alone, so two range scans of the
-        # (small) tier find every one that can. (Not when T is unknown: the seed
-        # could not fill the list, and the fallback takes over.)
+        # (small) tier find every one that can. With T unknown (the searches
+        # could not fill the list) they read the freshest and most popular.
         self.cte(
             "tier_bound",
             f"""SELECT b.t, b.t - {self.weights.similarity!r}
-               * COALESCE((SELECT 1 - max(distance) FROM hot_nearest), 1.0) AS gap
-        FROM seed_bound b""",
+               * COALESCE((SELECT 1 - max(distance) FROM hot_deeper), 1.0) AS gap
+        FROM deeper_bound b""",
         )
-        run_tier = "NOT (SELECT holds FROM seed_proof) AND (SELECT t FROM seed_bound) > '-Infinity'"
-        tails = self.fallback_tails(run_tier, bound="tier_bound", scored="seed", prefix="tier_")
-        self.cte("candidates", self.union([*seeds, *tails]))
+        run_tier = "NOT (SELECT holds FROM deeper_proof)"
+        tails = self.fallback_tails(run_tier, bound="tier_bound", scored="deeper", prefix="tier_")
+        self.cte("candidates", self.union([*seeds, "hot_deeper", *tails]))
         self.bound("bound", "candidates")
         # Then only pages outside the tier could still win: not if the edge
         # bonus cannot close the gap, and every changed page was read.
         self.cte(
             "outside_proof",
-            f"""SELECT (SELECT holds FROM seed_proof)
+            f"""SELECT (SELECT holds FROM deeper_proof)
            OR (b.gap >= %(hot_edge)s AND (SELECT count(*) FROM changed) < {self.window}) AS holds
         FROM bound b""",
         )
         completeness = """CASE WHEN (SELECT holds FROM seed_proof) THEN 'hot tier'
+            WHEN (SELECT holds FROM deeper_proof) THEN 'hot tier, deeper'
             WHEN (SELECT holds FROM outside_proof) THEN 'hot tier, by bonus'
             ELSE 'fallback' END"""
         return "NOT (SELECT holds FROM outside_proof)", completeness
@@ -92,11 +108,23 @@ class CompletenessMixin:
     ) -> list[str]:
         """Add the range scans for pages whose bonus alone beats ``bound``'s gap;
         returns their names. With ``prefix`` "tier_" they read the hot tier
-        (skipping its stale copies) instead of every page."""
+        (skipping its stale copies) instead of every page. After the tier has
+        been read (a hot tier exists), the scans of every page stop at the
+        tier's edge: what is newer or more popular is a tier page, already
+        read, or a page changed since the refresh, read from ``recent``. So at
+        any size they read only the thin slice of pages just outside the tier."""
         w = self.weights
         tier = bool(prefix)
         pages = table_name(HotPage) if tier else self.table
         stale = " AND e.page_id <> ALL(ARRAY(SELECT page_id FROM changed))" if tier else ""
+        fresh_edge = popular_edge = ""
+        if not tier and self.hot is not None:
+            # Constants, like the tier's refresh time: the same for every list
+            # until the next refresh, so the planner sees real index bounds.
+            fresh_edge = f" AND e.first_published_at <= '{self.hot.fresh_after.isoformat()}'"
+            score_above = float(self.hot.score_above)
+            score_above = repr(score_above) if math.isfinite(score_above) else "'Infinity'"
+            popular_edge = f" AND p.score <= {score_above}::float8"
         tails = []
         if w.freshness > 0:
             # Freshness must exceed g (0..1): its share of the gap, and at least
@@ -115,7 +143,8 @@ class CompletenessMixin:
                 f"{prefix}fresh_tail",
                 f"{pages} e LEFT JOIN {self.popularity_table} p ON p.page_id = e.page_id",
                 f"e.first_published_at > (SELECT published_after FROM {prefix}fresh_cutoff)"
-                + stale,
+                + stale
+                + fresh_edge,
                 "e.first_published_at DESC",
                 run,
                 bound=bound,
@@ -136,7 +165,9 @@ class CompletenessMixin:
             self.range_tail(
                 f"{prefix}popular_tail",
                 f"{self.popularity_table} p JOIN {pages} e ON e.page_id = p.page_id",
-                f"p.score > (SELECT score_above FROM {prefix}popular_cutoff)" + stale,
+                f"p.score > (SELECT score_above FROM {prefix}popular_cutoff)"
+                + stale
+                + popular_edge,
                 "p.score DESC",
                 run,
                 bound=bound,
