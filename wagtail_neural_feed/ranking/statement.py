@@ -13,16 +13,20 @@ inside SQL that no page left out could have made the list.
   bonus of a page as old as the tier's edge, as popular as its threshold);
   inside, at most every bonus. So when the ``pool``-th seed score ``T`` is at
   least ``w_sim·s_k + h`` and at least ``w_sim·s' + w_fresh + w_pop`` (``s'``:
-  the last tier page read), the seed holds the whole list. Otherwise the tier
-  pages beyond ``s'`` can win only on their bonus: two range scans of the tier
-  read those whose bonus exceeds ``T - w_sim·s'``, and the first test is
-  repeated with the new ``T``.
+  the last tier page read), the seed holds the whole list. Otherwise the
+  tier is searched four times deeper and the tests repeated. If they fail
+  again, the tier pages beyond ``s'`` can win only on
+  their bonus: two range scans of the tier read those whose bonus exceeds
+  ``T - w_sim·s'``, and the first test is repeated with the new ``T``.
 * **Fallback**, run only when that fails (or there is no hot tier): the
   pages whose bonus alone exceeds ``T - w_sim·s_k`` are two index range
   scans (published after a cut-off, counter above a threshold), each read up
-  to ``CANDIDATE_WINDOW`` rows, and scored too. When the seed cannot fill the
-  pool they take the freshest and most popular pages, which keeps lists full
-  under selective filters.
+  to ``CANDIDATE_WINDOW`` rows, and scored too. With a tier they stop at its
+  edge (older than ``fresh_after``, counter at most ``score_above``): every
+  page beyond it was read from the tier already, so the scans cover only the
+  slice just outside it, whatever the table's size. When the seed cannot fill
+  the pool they take the freshest and most popular pages, which keeps lists
+  full under selective filters.
 * **Small scopes** (fewer pages than ``EXACT_BELOW_PAGES`` in the table, or
   in the site's own scope index) skip all of that: one scan scores every
   eligible page.
