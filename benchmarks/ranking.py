@@ -496,10 +496,20 @@ def measure_dnf(world: dict, queries: int) -> dict:
 
 def measure_size(size: int, args: argparse.Namespace) -> dict:
     """Build (or reuse) one size's world and measure everything on it."""
-    world = build_world(size, readers=args.readers, rebuild=args.rebuild)
+    if args.shared_sites:
+        from benchmarks.shared_world import build_shared_world
+
+        world = build_shared_world(
+            size, sites=args.shared_sites, readers=args.readers, rebuild=args.rebuild
+        )
+        world["scope_indexes"] = scope_indexes(args.scope_indexes)
+    else:
+        world = build_world(size, readers=args.readers, rebuild=args.rebuild)
     ours = measure_ours(world, args.queries, args.candidates)
     floor = measure_hnsw_floor(world, args.queries)
-    theirs = None if args.skip_comparison else measure_dnf(world, args.queries)
+    # django-neural-feed's items carry a section, not a site: one-site worlds only.
+    skip = args.skip_comparison or args.shared_sites
+    theirs = None if skip else measure_dnf(world, args.queries)
     from django.db import connection
 
     from wagtail_neural_feed.conf import neural_feed_settings
@@ -518,6 +528,7 @@ def measure_size(size: int, args: argparse.Namespace) -> dict:
         "ef_search": neural_feed_settings.HNSW_EF_SEARCH,
         "window": neural_feed_settings.CANDIDATE_WINDOW,
         "versions": f"PostgreSQL {postgres}, pgvector {pgvector}",
+        "scope_indexes": world.get("scope_indexes"),
     }
 
 
@@ -528,9 +539,12 @@ def print_results(results: list[dict], args: argparse.Namespace) -> None:
     rows = []
     for result in results:
         ours, theirs = result["ours"], result["theirs"]
+        pages = f"{result['size']:,}"
+        if args.shared_sites:
+            pages = f"{result['size'] // args.shared_sites:,} of {result['size']:,}"
         rows.append(
             [
-                f"{result['size']:,}",
+                pages,
                 f"{ours['p50']:.2f}",
                 f"{ours['p95']:.2f}",
                 f"{ours['ranking_sql_p50']:.2f}",
@@ -547,8 +561,16 @@ def print_results(results: list[dict], args: argparse.Namespace) -> None:
             ]
         )
     first = results[0]
+    shape = ""
+    if args.shared_sites:
+        indexes = first["scope_indexes"]
+        shape = (
+            f"{args.shared_sites} sites sharing one index, the measured site's pages of all; "
+            f"scope indexes: {indexes['mode']} ({indexes['count']}, "
+            f"{indexes['megabytes']:.0f} MB, this run {indexes['seconds']:.1f} s); "
+        )
     print_table(
-        f"recommend(limit=10), filters on (site, locale, page type, section = 50 %, "
+        f"{shape}recommend(limit=10), filters on (site, locale, page type, section = 50 %, "
         f"already read); {args.queries} queries over {args.readers} readers; "
         f"ef_search={first['ef_search']}, candidates={args.candidates or 'default'}, "
         f"window={first['window']}; "
@@ -571,6 +593,33 @@ def print_results(results: list[dict], args: argparse.Namespace) -> None:
         ],
         rows,
     )
+
+
+def scope_indexes(mode: str) -> dict:
+    """``auto``: what a site runs (``neural_feed_scope_indexes --auto``); ``none``: drop them."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from wagtail_neural_feed.scope_indexes import existing_scope_indexes
+
+    started = time.perf_counter()
+    command = ["--auto"] if mode == "auto" else ["--drop-all"]
+    call_command("neural_feed_scope_indexes", *command, stdout=StringIO())
+    indexes = existing_scope_indexes()
+    return {
+        "mode": mode,
+        "count": len(indexes),
+        "seconds": time.perf_counter() - started,
+        "megabytes": sum(size for *_, size in indexes) / 2**20,
+    }
+
+
+def database_for(size: int, args: argparse.Namespace) -> str:
+    """Each world in a database of its own (``nf_bench_5000``, ``nf_bench_shared20_100000``)."""
+    if args.shared_sites:
+        return f"{BASE_DB}_shared{args.shared_sites}_{size}"
+    return f"{BASE_DB}_{size}"
 
 
 def apply_overrides(args: argparse.Namespace) -> None:
@@ -598,6 +647,18 @@ def main() -> None:
     parser.add_argument("--ef-search", type=int, default=None, help="HNSW_EF_SEARCH")
     parser.add_argument("--window", type=int, default=None, help="CANDIDATE_WINDOW")
     parser.add_argument("--skip-comparison", action="store_true", help="skip django-neural-feed")
+    parser.add_argument(
+        "--shared-sites",
+        type=int,
+        default=0,
+        help="build that many sites sharing one index (each size / N pages); measure the first",
+    )
+    parser.add_argument(
+        "--scope-indexes",
+        choices=["auto", "none"],
+        default="auto",
+        help="with --shared-sites: partial indexes per site (auto) or the shared index alone",
+    )
     parser.add_argument("--child-output", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -623,7 +684,7 @@ def main() -> None:
                     "--child-output",
                     str(output),
                 ],
-                env={**os.environ, "NEURAL_FEED_BENCH_DB": f"{BASE_DB}_{size}"},
+                env={**os.environ, "NEURAL_FEED_BENCH_DB": database_for(size, args)},
                 check=True,
             )
             results.append(json.loads(output.read_text()))

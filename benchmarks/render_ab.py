@@ -119,9 +119,12 @@ def reply(message: dict) -> None:
 class Version:
     """A worker process running one tree's code."""
 
-    def __init__(self, name: str, root: Path, args: argparse.Namespace) -> None:
+    def __init__(
+        self, name: str, root: Path, args: argparse.Namespace, *, module: str = __file__
+    ) -> None:
+        """``module``: the benchmark whose ``--worker`` mode the process runs."""
         self.name = name
-        command = [sys.executable, str(Path(__file__).resolve()), "--worker", str(root)]
+        command = [sys.executable, str(Path(module).resolve()), "--worker", str(root)]
         command += ["--size", str(args.size), "--readers", str(args.readers)]
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=root

@@ -6,6 +6,7 @@ building 20 000 pages and their HNSW index entries takes tens of seconds.
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from dataclasses import replace
@@ -13,6 +14,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
@@ -302,14 +304,37 @@ def test_hot_tier_holds_recent_and_popular_pages_and_drops_the_rest(db, big_worl
         assert not HotPage.objects.filter(page_id=leaving).exists()
 
 
-@pytest.mark.parametrize("tier", ["refreshed", "absent"])
-def test_list_equals_the_exact_ranking_of_every_page(db, big_world, tier):
+#: (tier state, HOT_DEEPER_FACTOR, how the list must be shown complete)
+COMPLETENESS_CASES = [
+    # Some 50 tier pages sit in the reader's cluster: the first tier search (20)
+    # cannot settle the list, one four times deeper (80) can.
+    ("refreshed", 4, "hot tier, deeper"),
+    # With no deeper search, the tier is read by bonus: still no full fallback.
+    ("refreshed", 1, "hot tier, by bonus"),
+    # A narrow tier (10 days, top counters only): its edge bonus is too large
+    # to rule out the pages just outside it, which the fallback reads (only
+    # those: its scans stop at the tier's edge).
+    ("narrow", 4, "fallback"),
+    # No tier at all: the range-scan fallback over every page.
+    ("absent", 4, "fallback"),
+]
+
+
+@pytest.mark.parametrize("tier, factor, complete_by", COMPLETENESS_CASES)
+def test_list_equals_the_exact_ranking_of_every_page(
+    db, big_world, monkeypatch, tier, factor, complete_by
+):
     """Tight clusters: a fresh or popular page beats the nearest ones, and must be found."""
     from wagtail_neural_feed.hot import clear_hot_tier, refresh_hot_tier
+    from wagtail_neural_feed.ranking import completeness
 
+    monkeypatch.setattr(completeness, "HOT_DEEPER_FACTOR", factor)
     reader = big_world["reader"]
     if tier == "refreshed":
         refresh_hot_tier()
+    elif tier == "narrow":
+        with override_settings(WAGTAIL_NEURAL_FEED={"HOT_FRESH_DAYS": 10, "HOT_POPULARITY": 0.5}):
+            refresh_hot_tier()
     else:
         clear_hot_tier()
     now = timezone.now()
@@ -318,11 +343,13 @@ def test_list_equals_the_exact_ranking_of_every_page(db, big_world, tier):
     assert ids(result) == expected
     # Bonuses decide this list: at least one page is not among the 40 most similar.
     assert any(page.recommendation.freshness > 0.01 for page in result)
-    # Some 50 tier pages sit in the reader's cluster: the tier is read deeper,
-    # and the range-scan fallback is needed only without a tier.
-    assert {page.recommendation.completeness for page in result} == {
-        "hot tier, deeper" if tier == "refreshed" else "fallback"
-    }
+    assert {page.recommendation.completeness for page in result} == {complete_by}
+    if tier == "narrow":
+        # The fallback's scan of every page starts at the tier's edge, not at
+        # the newest page: what is newer was read from the tier.
+        plan = explain(reader, feed=BONUS_FEED, limit=10)
+        edge = [line for line in plan.splitlines() if "first_published_at <=" in line]
+        assert edge and "never executed" not in plan.split("CTE fresh_tail", 1)[1][:400], plan
 
 
 def test_a_page_embedded_after_the_refresh_is_ranked(db, big_world):
@@ -382,3 +409,118 @@ def test_more_like_this_re_scores_one_hnsw_search(db, big_world):
     # The fill-up scan is a one-time filter that did not run.
     tail = plan.split("CTE tail", 1)[1]
     assert "never executed" in tail, plan
+
+
+# --- each path's plan: the tier read by bonus, a site's own index, a small scope ---
+
+
+def scans_by_cte(plan: str) -> dict[str, list[str]]:
+    """The scan lines of an EXPLAIN plan, grouped by the CTE they sit in."""
+    scans: dict[str, list[str]] = {}
+    cte = ""
+    for line in plan.splitlines():
+        if starts := re.fullmatch(r"\s*CTE (\w+)", line):
+            cte = starts[1]
+        elif " Scan " in line or "Scan using" in line:
+            scans.setdefault(cte, []).append(line)
+    return scans
+
+
+def test_a_busy_tier_is_read_by_bonus_without_the_fallback(db, big_world, monkeypatch):
+    """Tier pages close to the reader but beyond its first search win only on
+    their bonus: two range scans of the tier find them; the whole table is not read."""
+    from wagtail_neural_feed.hot import refresh_hot_tier
+    from wagtail_neural_feed.ranking import completeness
+
+    # No deeper search: the one that settles this world's list otherwise.
+    monkeypatch.setattr(completeness, "HOT_DEEPER_FACTOR", 1)
+    refresh_hot_tier()
+    plan = explain(big_world["reader"], feed=BONUS_FEED, limit=10)
+    scans = scans_by_cte(plan)
+    tier_scans = [line for line in scans["tier_fresh_tail"] if "_hotpage" in line]
+    assert tier_scans and "never executed" not in tier_scans[0], plan
+    assert not any("pageembedding" in line for line in scans["tier_fresh_tail"]), plan
+    # The fallback's range scans over every page are planned but never run.
+    table_scans = [line for line in scans["fresh_tail"] if "_pageembedding" in line]
+    assert table_scans and all("never executed" in line for line in table_scans), plan
+    assert "neural_feed_embedding_hnsw" in scans["nearest"][0]
+    assert any("neural_feed_hot_hnsw" in line for line in scans["hot_nearest"]), plan
+
+
+@pytest.fixture
+def rare_site(big_world):
+    """A second site whose root is the rare section: 1 000 of the table's 20 000 pages."""
+    site = Site.objects.create(hostname="rare.example", root_page=big_world["rare"])
+    request = RequestFactory().get("/", HTTP_HOST="rare.example")
+    request.user = AnonymousUser()
+    request.session = {}
+    request._wagtail_site = site
+    request.COOKIES["nf_visitor"] = str(big_world["reader"].visitor_id)
+    return request
+
+
+RARE_FEED = replace(BONUS_FEED, slug="rare-site")
+
+
+def test_a_selective_site_searches_its_own_partial_indexes(db, big_world, rare_site):
+    from wagtail_neural_feed.hot import refresh_hot_tier
+
+    refresh_hot_tier()
+    # A 1 000-page site is few enough rows that sorting them all can look cheaper
+    # than any index search; what this pins is which HNSW index is searched.
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_sort = off")
+        # Fire the tier refresh's deferred foreign-key checks: PostgreSQL will not
+        # index a table with pending trigger events (the command commits first).
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    shared = scans_by_cte(explain(rare_site, feed=RARE_FEED, limit=10))
+    assert "neural_feed_embedding_hnsw" in shared["nearest"][0], shared["nearest"]
+    out = io.StringIO()
+    call_command("neural_feed_scope_indexes", "--create", "rare.example", stdout=out)
+    assert "nf_scope_e_s" in out.getvalue() and "nf_scope_h_s" in out.getvalue()
+    own = scans_by_cte(explain(rare_site, feed=RARE_FEED, limit=10))
+    assert "nf_scope_e_s" in own["nearest"][0], own["nearest"]
+    # The site's tier pages: through its tier index, or (when the planner finds
+    # them few enough) read by path and sorted; never the whole tier's index.
+    assert not any("neural_feed_hot_hnsw" in line for line in own["hot_nearest"])
+    now = timezone.now()
+    result = recommend(rare_site, feed=RARE_FEED, limit=10, now=now)
+    assert ids(result) == exact_top(big_world["reader"], RARE_FEED, now, under=big_world["rare"])
+    assert {page.pk for page in result} <= big_world["rare_ids"]
+
+
+def test_a_small_scope_is_scored_in_one_scan_once_its_size_is_known(
+    db, big_world, rare_site, settings
+):
+    """The table holds 20 000 pages, the site 1 000: its index's row count tells."""
+    settings.WAGTAIL_NEURAL_FEED = {**settings.WAGTAIL_NEURAL_FEED, "EXACT_BELOW_PAGES": 2000}
+    now = timezone.now()
+    before = recommend(rare_site, feed=RARE_FEED, limit=10, now=now)
+    assert "exact" not in {page.recommendation.completeness for page in before}
+    call_command("neural_feed_scope_indexes", "--auto", "--max-share", "0.1", stdout=io.StringIO())
+    after = recommend(rare_site, feed=RARE_FEED, limit=10, now=now)
+    assert {page.recommendation.completeness for page in after} == {"exact"}
+    assert ids(after) == ids(before)
+    plan = explain(rare_site, feed=RARE_FEED, limit=10)
+    assert "hnsw" not in plan and "nf_scope" not in plan
+    # --auto left the big site (95 % of the pages) on the shared index.
+    big = recommend(big_world["reader"], feed=BONUS_FEED, limit=10, now=now)
+    assert "exact" not in {page.recommendation.completeness for page in big}
+
+
+def test_scope_indexes_are_listed_and_dropped(db, big_world, rare_site):
+    from wagtail_neural_feed.scope_indexes import existing_scope_indexes
+
+    call_command("neural_feed_scope_indexes", "--create", "rare.example", stdout=io.StringIO())
+    rows = {name: rows for name, _, rows, _ in existing_scope_indexes()}
+    assert len(rows) == 2
+    assert 900 <= max(rows.values()) <= 1_100  # the embedding table's: the rare pages
+    out = io.StringIO()
+    call_command("neural_feed_scope_indexes", stdout=out)
+    assert "site rare.example:80" in out.getvalue()
+    with pytest.raises(CommandError, match="No site or locale"):
+        call_command("neural_feed_scope_indexes", "--create", "nowhere.example")
+    with pytest.raises(CommandError, match="not a scope index"):
+        call_command("neural_feed_scope_indexes", "--drop", "neural_feed_embedding_hnsw")
+    call_command("neural_feed_scope_indexes", "--drop-all", stdout=io.StringIO())
+    assert existing_scope_indexes() == []

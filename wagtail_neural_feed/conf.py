@@ -63,8 +63,9 @@ DEFAULTS: dict[str, Any] = {
     # connection). Turn off behind a pooler that cannot keep them (PgBouncer
     # in transaction mode before 1.21).
     "PREPARED_STATEMENTS": True,
-    # A site with fewer embedded pages than this (PostgreSQL's estimate of
-    # the embedding table's rows) scores every eligible page in one scan: on
+    # A scope with fewer embedded pages than this (PostgreSQL's estimate: its
+    # scope index's rows, else the embedding table's) scores every eligible
+    # page in one scan: on
     # small sites that is cheaper than the index searches and their proof
     # (measured: 2x faster at 1-2k pages, slower from about 6k).
     # 0 turns it off.

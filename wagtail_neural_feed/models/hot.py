@@ -39,7 +39,13 @@ class HotPage(models.Model):
     class Meta:
         verbose_name = _("hot page")
         verbose_name_plural = _("hot pages")
-        indexes = [hnsw_index(HOT_HNSW_INDEX)]
+        indexes = [
+            hnsw_index(HOT_HNSW_INDEX),
+            # Lists read the tier's pages by bonus (newest first) when its
+            # nearest pages cannot settle them; a site of a shared tier by path.
+            models.Index(fields=["-first_published_at"], name="neural_feed_hot_fresh"),
+            models.Index(fields=["path"], name="neural_feed_hot_path"),
+        ]
 
     def __str__(self) -> str:
         return f"Hot page {self.page_id}"

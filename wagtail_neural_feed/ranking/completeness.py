@@ -6,10 +6,14 @@ the subtle half of the statement: the argument is in that module's docstring.
 
 from __future__ import annotations
 
+import math
+
+from ..models import HotPage
+from ..statements import table_name
 from .scoring import hot_edge_bonus
 
-#: When the hot tier's first k nearest pages cannot settle the list, read this
-#: many times deeper into the tier before the (slower) range-scan fallback.
+#: When the hot tier's first k nearest pages cannot settle the list, search
+#: this many times deeper into the tier before reading it by bonus.
 HOT_DEEPER_FACTOR = 4
 
 
@@ -52,7 +56,8 @@ class CompletenessMixin:
         )
 
     def hot_proofs(self, seeds: list[str]) -> tuple[str, str]:
-        """Prove the seed complete, else read deeper into the tier and prove again.
+        """Prove the seed complete, else read deeper into the tier, else read the
+        tier pages whose bonus can still win; what is left is outside the tier.
 
         Returns (when the fallback runs, how the list was shown complete), as SQL.
         """
@@ -63,20 +68,63 @@ class CompletenessMixin:
         self.cte("seed", self.union(seeds))
         self.bound("seed_bound", "seed")
         self.proof("seed_proof", "seed_bound", "hot_nearest", self.hot_k)
-        # Many tier pages close to the reader (a busy topic): read deeper into
-        # the tier before falling back to the range scans.
+        # A busy topic (many tier pages close to the reader): one HNSW search
+        # four times deeper into the tier usually settles it, and costs less
+        # than reading the tier by bonus (measured at 100k pages).
         self.hot_search("hot_deeper", deeper, "NOT (SELECT holds FROM seed_proof)")
-        self.cte("candidates", self.union([*seeds, "hot_deeper"]))
+        self.cte("deeper", self.union([*seeds, "hot_deeper"]))
+        self.bound("deeper_bound", "deeper")
+        self.proof("deeper_proof", "deeper_bound", "hot_deeper", deeper, settled_by="seed_proof")
+        # Tier pages beyond the deeper search are no more similar than the last
+        # of them: they beat T on their bonus alone, so two range scans of the
+        # (small) tier find every one that can. With T unknown (the searches
+        # could not fill the list) they read the freshest and most popular.
+        self.cte(
+            "tier_bound",
+            f"""SELECT b.t, b.t - {self.weights.similarity!r}
+               * COALESCE((SELECT 1 - max(distance) FROM hot_deeper), 1.0) AS gap
+        FROM deeper_bound b""",
+        )
+        run_tier = "NOT (SELECT holds FROM deeper_proof)"
+        tails = self.fallback_tails(run_tier, bound="tier_bound", scored="deeper", prefix="tier_")
+        self.cte("candidates", self.union([*seeds, "hot_deeper", *tails]))
         self.bound("bound", "candidates")
-        self.proof("deeper_proof", "bound", "hot_deeper", deeper, settled_by="seed_proof")
+        # Then only pages outside the tier could still win: not if the edge
+        # bonus cannot close the gap, and every changed page was read.
+        self.cte(
+            "outside_proof",
+            f"""SELECT (SELECT holds FROM deeper_proof)
+           OR (b.gap >= %(hot_edge)s AND (SELECT count(*) FROM changed) < {self.window}) AS holds
+        FROM bound b""",
+        )
         completeness = """CASE WHEN (SELECT holds FROM seed_proof) THEN 'hot tier'
             WHEN (SELECT holds FROM deeper_proof) THEN 'hot tier, deeper'
+            WHEN (SELECT holds FROM outside_proof) THEN 'hot tier, by bonus'
             ELSE 'fallback' END"""
-        return "NOT (SELECT holds FROM deeper_proof)", completeness
+        return "NOT (SELECT holds FROM outside_proof)", completeness
 
-    def fallback_tails(self, run_fallback: str) -> list[str]:
-        """Add the range scans for pages whose bonus alone beats the gap; returns their names."""
+    def fallback_tails(
+        self, run: str, *, bound: str = "bound", scored: str = "candidates", prefix: str = ""
+    ) -> list[str]:
+        """Add the range scans for pages whose bonus alone beats ``bound``'s gap;
+        returns their names. With ``prefix`` "tier_" they read the hot tier
+        (skipping its stale copies) instead of every page. After the tier has
+        been read (a hot tier exists), the scans of every page stop at the
+        tier's edge: what is newer or more popular is a tier page, already
+        read, or a page changed since the refresh, read from ``recent``. So at
+        any size they read only the thin slice of pages just outside the tier."""
         w = self.weights
+        tier = bool(prefix)
+        pages = table_name(HotPage) if tier else self.table
+        stale = " AND e.page_id <> ALL(ARRAY(SELECT page_id FROM changed))" if tier else ""
+        fresh_edge = popular_edge = ""
+        if not tier and self.hot is not None:
+            # Constants, like the tier's refresh time: the same for every list
+            # until the next refresh, so the planner sees real index bounds.
+            fresh_edge = f" AND e.first_published_at <= '{self.hot.fresh_after.isoformat()}'"
+            score_above = float(self.hot.score_above)
+            score_above = repr(score_above) if math.isfinite(score_above) else "'Infinity'"
+            popular_edge = f" AND p.score <= {score_above}::float8"
         tails = []
         if w.freshness > 0:
             # Freshness must exceed g (0..1): its share of the gap, and at least
@@ -84,49 +132,65 @@ class CompletenessMixin:
             other = w.popularity if w.popularity_source else 0.0
             g = f"GREATEST(b.gap / {w.bonus_max!r}, (b.gap - {other!r}) / {w.freshness!r})"
             self.cte(
-                "fresh_cutoff",
+                f"{prefix}fresh_cutoff",
                 f"""SELECT CASE WHEN g >= 1 THEN 'infinity'::timestamptz
                     WHEN g <= 0 THEN '-infinity'::timestamptz
                     ELSE %(now)s - make_interval(secs => %(fresh_seconds)s * ln(g) / -ln(2))
                END AS published_after
-        FROM (SELECT {g} AS g FROM bound b) x""",
+        FROM (SELECT {g} AS g FROM {bound} b) x""",
             )
             self.range_tail(
-                "fresh_tail",
-                self.joined,
-                "e.first_published_at > (SELECT published_after FROM fresh_cutoff)",
+                f"{prefix}fresh_tail",
+                f"{pages} e LEFT JOIN {self.popularity_table} p ON p.page_id = e.page_id",
+                f"e.first_published_at > (SELECT published_after FROM {prefix}fresh_cutoff)"
+                + stale
+                + fresh_edge,
                 "e.first_published_at DESC",
-                run_fallback,
+                run,
+                bound=bound,
+                scored=scored,
             )
-            tails.append("fresh_tail")
+            tails.append(f"{prefix}fresh_tail")
         if w.popularity_source and w.popularity > 0:
             g = f"GREATEST(b.gap / {w.bonus_max!r}, (b.gap - {w.freshness!r}) / {w.popularity!r})"
             # A stored counter only decays: popularity > g needs score > e^(g·norm) - 1.
             self.cte(
-                "popular_cutoff",
+                f"{prefix}popular_cutoff",
                 f"""SELECT CASE WHEN g >= 1 THEN 'Infinity'::float8
                     WHEN g <= 0 THEN 0.0::float8
                     ELSE exp(g * %(pop_norm)s) - 1
                END AS score_above
-        FROM (SELECT {g} AS g FROM bound b) x""",
+        FROM (SELECT {g} AS g FROM {bound} b) x""",
             )
             self.range_tail(
-                "popular_tail",
-                f"{self.popularity_table} p JOIN {self.table} e ON e.page_id = p.page_id",
-                "p.score > (SELECT score_above FROM popular_cutoff)",
+                f"{prefix}popular_tail",
+                f"{self.popularity_table} p JOIN {pages} e ON e.page_id = p.page_id",
+                f"p.score > (SELECT score_above FROM {prefix}popular_cutoff)"
+                + stale
+                + popular_edge,
                 "p.score DESC",
-                run_fallback,
+                run,
+                bound=bound,
+                scored=scored,
             )
-            tails.append("popular_tail")
+            tails.append(f"{prefix}popular_tail")
         return tails
 
     def range_tail(
-        self, name: str, source: str, condition: str, order: str, run_fallback: str
+        self,
+        name: str,
+        source: str,
+        condition: str,
+        order: str,
+        run: str,
+        *,
+        bound: str = "bound",
+        scored: str = "candidates",
     ) -> None:
-        """Eligible pages not yet candidates whose bonus alone beats the gap,
+        """Eligible pages not yet scored whose bonus alone beats the gap,
         walked along an index (``order``) from where ``condition`` starts.
 
-        Candidates are skipped with ``<> ALL(ARRAY(...))`` for the reason given
+        Scored pages are skipped with ``<> ALL(ARRAY(...))`` for the reason given
         in :meth:`hot_search`: under ``NOT IN`` the planner read a whole section
         by tree path and sorted it instead of walking the freshness index.
         """
@@ -135,10 +199,10 @@ class CompletenessMixin:
         self.cte(
             name,
             f"""SELECT {self.scored()} FROM {source}
-        WHERE {run_fallback} AND {self.where}
+        WHERE {run} AND {self.where}
           AND {condition}
-          AND e.page_id <> ALL(ARRAY(SELECT page_id FROM candidates))
-          AND {bonus} > (SELECT gap FROM bound)
+          AND e.page_id <> ALL(ARRAY(SELECT page_id FROM {scored}))
+          AND {bonus} > (SELECT gap FROM {bound})
         ORDER BY {order}
         LIMIT {self.window}""",
         )

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from ..feeds import FeedConfig
 from ..models import Interaction
 from ..pagetypes import content_type_ids
+from ..scope_indexes import prefix_range, site_predicate
 from ..sources import source_columns
 from ..statements import table_name
 from .audience import Audience
@@ -41,12 +42,12 @@ def eligibility_sql(
     if visibility:
         clauses.append(visibility)
     if scope.site_paths:
-        prefixes = ", ".join(prefix_pattern(path) for path in sorted(scope.site_paths))
-        clauses.append(f"e.path LIKE ANY(ARRAY[{prefixes}])")
+        # Written as a scope index's predicate is, so the planner can use one.
+        clauses.append(site_predicate(scope.site_paths, "e.path"))
     if config.root_page_id is not None:
         # A section that no longer exists hides everything rather than widening the feed.
         if scope.section_path:
-            clauses.append(f"e.path LIKE {prefix_pattern(scope.section_path)}")
+            clauses.append(prefix_range(scope.section_path, "e.path"))
         else:
             clauses.append("false")
     if scope.locale_id is not None:
@@ -91,12 +92,3 @@ def already_read_sql(
     params["source_user"] = audience.user_id
     return f"""NOT EXISTS (SELECT 1 FROM {table} s
         WHERE s.{user_column} = %(source_user)s AND s.{page_column} = e.page_id)"""
-
-
-def prefix_pattern(path: str) -> str:
-    """A quoted LIKE pattern matching ``path`` and everything below it.
-
-    ``%`` is doubled: the statement goes through psycopg's ``%(name)s`` formatting.
-    """
-    escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return ("'" + escaped.replace("'", "''") + "%'").replace("%", "%%")

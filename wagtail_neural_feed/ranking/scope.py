@@ -21,6 +21,7 @@ from ..compat import get_page_model
 from ..conf import neural_feed_settings
 from ..feeds import FeedConfig, profile_feed_chain
 from ..models import HotTier, PageEmbedding, PagePopularity, Reader, ReaderProfile
+from ..scope_indexes import index_name, site_key_sql
 from ..statements import column_name, parse_vector, run_statement, table_name
 from ..vectors import has_direction, normalise
 from .audience import Audience
@@ -56,6 +57,14 @@ class Scope:
     #: The page the list is shown on: what a context list's co-read term is about,
     #: and whose words feed the lexical signal of a re-scored similar list.
     context_page_id: int | None = None
+    #: Rows of the scope's own partial index (a site or locale of a shared
+    #: table, see ``scope_indexes``); None when it has none.
+    scope_pages: float | None = None
+
+    @property
+    def pages(self) -> float:
+        """The pages a list of this scope chooses from (estimate; -1: unknown)."""
+        return self.embedded_pages if self.scope_pages is None else self.scope_pages
 
 
 def load_scope(
@@ -88,7 +97,9 @@ def load_scope(
     else:
         blocked_sql = "SELECT NULL::text[]"
     sql = f"""
-        WITH reader AS ({_reader_sql(audience, params, personalise)})
+        WITH reader AS ({_reader_sql(audience, params, personalise)}),
+        site AS (SELECT ({_site_paths_sql(audience, context_page_id)}) AS paths),
+        list_locale AS (SELECT ({_locale_sql(audience, context_page_id)}) AS id)
         SELECT
             set_config('hnsw.ef_search', %(ef_search)s, false),
             set_config('hnsw.iterative_scan', 'relaxed_order', false),
@@ -100,19 +111,20 @@ def load_scope(
               ORDER BY array_position(%(chain)s::text[], p.feed::text) LIMIT 1),
             (SELECT embedding FROM {embedding_table}
               WHERE page_id = %(context)s AND status = 'ready'),
-            ({_site_paths_sql(audience, context_page_id)}),
+            (SELECT paths FROM site),
             (SELECT path FROM {page_table} WHERE id = %(section)s),
-            ({_locale_sql(audience, context_page_id)}),
+            (SELECT id FROM list_locale),
             (SELECT score FROM {table_name(PagePopularity)} ORDER BY score DESC LIMIT 1),
             hot.refreshed_at, hot.fresh_after, hot.score_above,
             ({blocked_sql}),
-            (SELECT reltuples FROM pg_class WHERE oid = '{embedding_table}'::regclass)
+            (SELECT reltuples FROM pg_class WHERE oid = '{embedding_table}'::regclass),
+            ({_scope_pages_sql()})
         FROM (SELECT 1) one
         LEFT JOIN {table_name(HotTier)} hot ON hot.id = 1
     """
     (row,) = run_statement(sql, params, many=False, binary=True)
     _, _, _, reader_id, profile, context, site_paths, section_path, locale_id, pop_max = row[:10]
-    refreshed_at, fresh_after, score_above, blocked_paths, embedded_pages = row[10:]
+    refreshed_at, fresh_after, score_above, blocked_paths, embedded_pages, scope_pages = row[10:]
     hot = None
     if refreshed_at is not None and neural_feed_settings.HOT_TIER:
         hot = HotState(refreshed_at, fresh_after, float(score_above))
@@ -128,7 +140,21 @@ def load_scope(
         blocked_paths=None if blocked_paths is None else tuple(blocked_paths),
         embedded_pages=-1.0 if embedded_pages is None else float(embedded_pages),
         context_page_id=context_page_id,
+        scope_pages=None if scope_pages is None else float(scope_pages),
     )
+
+
+def _scope_pages_sql() -> str:
+    """Rows of the smallest partial index of the list's site or locale, if it has one.
+
+    The index names are derived from the scope (see ``scope_indexes``), so
+    finding them needs no registry; a name that resolves to nothing adds nothing.
+    """
+    site = site_key_sql("(SELECT paths FROM site)")
+    return f"""SELECT min(c.reltuples) FROM pg_class c
+            WHERE c.oid IN (to_regclass('{index_name("e", "")}' || {site}),
+                            to_regclass('{index_name("e", "l")}' || (SELECT id FROM list_locale)))
+              AND c.reltuples >= 0"""
 
 
 def _reader_sql(audience: Audience, params: dict, personalise: bool) -> str:

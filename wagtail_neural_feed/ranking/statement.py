@@ -13,16 +13,23 @@ inside SQL that no page left out could have made the list.
   bonus of a page as old as the tier's edge, as popular as its threshold);
   inside, at most every bonus. So when the ``pool``-th seed score ``T`` is at
   least ``w_sim·s_k + h`` and at least ``w_sim·s' + w_fresh + w_pop`` (``s'``:
-  the last tier page read), the seed holds the whole list. If only the
-  second test fails, the tier is read four times deeper and the test repeated.
-* **Fallback**, run only when that proof fails (or there is no hot tier): the
+  the last tier page read), the seed holds the whole list. Otherwise the
+  tier is searched four times deeper and the tests repeated. If they fail
+  again, the tier pages beyond ``s'`` can win only on
+  their bonus: two range scans of the tier read those whose bonus exceeds
+  ``T - w_sim·s'``, and the first test is repeated with the new ``T``.
+* **Fallback**, run only when that fails (or there is no hot tier): the
   pages whose bonus alone exceeds ``T - w_sim·s_k`` are two index range
   scans (published after a cut-off, counter above a threshold), each read up
-  to ``CANDIDATE_WINDOW`` rows, and scored too. When the seed cannot fill the
-  pool they take the freshest and most popular pages, which keeps lists full
-  under selective filters.
-* **Small sites** (fewer pages than ``EXACT_BELOW_PAGES``) skip all of that:
-  one scan scores every eligible page.
+  to ``CANDIDATE_WINDOW`` rows, and scored too. With a tier they stop at its
+  edge (older than ``fresh_after``, counter at most ``score_above``): every
+  page beyond it was read from the tier already, so the scans cover only the
+  slice just outside it, whatever the table's size. When the seed cannot fill
+  the pool they take the freshest and most popular pages, which keeps lists
+  full under selective filters.
+* **Small scopes** (fewer pages than ``EXACT_BELOW_PAGES`` in the table, or
+  in the site's own scope index) skip all of that: one scan scores every
+  eligible page.
 """
 
 from __future__ import annotations
@@ -112,7 +119,7 @@ class StatementBuilder(CompletenessMixin, CoReadMixin, RerankMixin):
         self.pool = int(pool or limit)
         self.k = int(candidate_count(config, limit))
         # The tier is small: its first search needs only the hot pages close to
-        # the reader; a busy topic is read deeper (see hot_proofs).
+        # the reader; in a busy topic the rest is read by bonus (see hot_proofs).
         self.hot_k = max(20, 2 * self.pool)
         self.seed_size = max(2 * limit, 20)
         self.window = max(int(neural_feed_settings.CANDIDATE_WINDOW), self.pool)
@@ -185,7 +192,7 @@ class StatementBuilder(CompletenessMixin, CoReadMixin, RerankMixin):
         if self.vector is not None:
             self.params["q"] = QueryVector(self.vector)
         self.has_co_read = self.weights.co_read_source and self.co_read_ctes()
-        if 0 <= self.scope.embedded_pages < int(neural_feed_settings.EXACT_BELOW_PAGES):
+        if 0 <= self.scope.pages < int(neural_feed_settings.EXACT_BELOW_PAGES):
             return self.exact_scan()
         seeds = [*self.seed_sources(), *self.co_read_source()]
         if self.weights.bonus_max <= 0:

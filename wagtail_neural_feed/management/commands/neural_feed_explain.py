@@ -6,6 +6,8 @@ where the time goes, for a given feed, reader and context page.
 
 from __future__ import annotations
 
+import re
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from wagtail.models import Page
@@ -15,6 +17,7 @@ from ...exceptions import NeuralFeedError
 from ...indexing import is_recommendable
 from ...models import Reader
 from ...models.fields import PAGE_HNSW_INDEX as HNSW_INDEX
+from ...scope_indexes import PREFIX as SCOPE_PREFIX
 from .. import positive_int
 
 
@@ -64,8 +67,11 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(plan)
         self.stdout.write("")
+        scoped = re.search(rf"{SCOPE_PREFIX}_e_\w+", plan)
         if HNSW_INDEX in plan:
             self.stdout.write(self.style.SUCCESS(f"The HNSW index {HNSW_INDEX} is used."))
+        elif scoped:
+            self.stdout.write(self.style.SUCCESS(f"The scope index {scoped[0]} is used."))
         else:
             self.stdout.write(
                 self.style.WARNING(
