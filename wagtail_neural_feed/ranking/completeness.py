@@ -61,8 +61,12 @@ class CompletenessMixin:
 
         Returns (when the fallback runs, how the list was shown complete), as SQL.
         """
-        self.params["hot_edge"] = hot_edge_bonus(
+        edge_fresh, edge_popular = hot_edge_bonus(
             self.config, self.scope, self.hot, self.now, self.weights
+        )
+        # Parameters, not constants: they move with the clock (one plan).
+        self.params.update(
+            hot_edge=edge_fresh + edge_popular, edge_fresh=edge_fresh, edge_popular=edge_popular
         )
         deeper = HOT_DEEPER_FACTOR * self.hot_k
         self.cte("seed", self.union(seeds))
@@ -126,11 +130,20 @@ class CompletenessMixin:
             score_above = repr(score_above) if math.isfinite(score_above) else "'Infinity'"
             popular_edge = f" AND p.score <= {score_above}::float8"
         tails = []
+        # What the other term can add at most: its weight, or outside the tier
+        # its part of the edge bonus (a tighter cut-off, fewer rows read).
+        fresh_most, popular_most = (
+            repr(w.freshness),
+            repr(w.popularity if w.popularity_source else 0.0),
+        )
+        if fresh_edge:
+            fresh_most = "%(edge_fresh)s::float8"
+            if w.popularity_source:
+                popular_most = "%(edge_popular)s::float8"
         if w.freshness > 0:
             # Freshness must exceed g (0..1): its share of the gap, and at least
             # what popularity cannot cover. That is: published after now - age(g).
-            other = w.popularity if w.popularity_source else 0.0
-            g = f"GREATEST(b.gap / {w.bonus_max!r}, (b.gap - {other!r}) / {w.freshness!r})"
+            g = f"GREATEST(b.gap / {w.bonus_max!r}, (b.gap - {popular_most}) / {w.freshness!r})"
             self.cte(
                 f"{prefix}fresh_cutoff",
                 f"""SELECT CASE WHEN g >= 1 THEN 'infinity'::timestamptz
@@ -152,7 +165,7 @@ class CompletenessMixin:
             )
             tails.append(f"{prefix}fresh_tail")
         if w.popularity_source and w.popularity > 0:
-            g = f"GREATEST(b.gap / {w.bonus_max!r}, (b.gap - {w.freshness!r}) / {w.popularity!r})"
+            g = f"GREATEST(b.gap / {w.bonus_max!r}, (b.gap - {fresh_most}) / {w.popularity!r})"
             # A stored counter only decays: popularity > g needs score > e^(g·norm) - 1.
             self.cte(
                 f"{prefix}popular_cutoff",

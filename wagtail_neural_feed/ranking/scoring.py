@@ -95,11 +95,10 @@ def score_terms(
 
 def hot_edge_bonus(
     config: FeedConfig, scope: Scope, hot: HotState, now: datetime, weights: Weights
-) -> float:
-    """The largest bonus a page outside the hot tier can have now.
-
-    Older than ``fresh_after``; stored counter at most ``score_above``.
-    """
+) -> tuple[float, float]:
+    """The largest freshness and popularity parts of the bonus of a page
+    outside the hot tier now (weighted): older than ``fresh_after``, stored
+    counter at most ``score_above``. Their sum is the largest bonus."""
     age = max(0.0, (now - hot.fresh_after).total_seconds())
     freshness = math.exp(-math.log(2) * age / (config.freshness_half_life_days * SECONDS_PER_DAY))
     popularity = 0.0
@@ -107,4 +106,4 @@ def hot_edge_bonus(
         popularity = min(
             1.0, math.log1p(max(hot.score_above, 0.0)) / math.log1p(scope.popularity_max)
         )
-    return weights.freshness * freshness + weights.popularity * popularity
+    return weights.freshness * freshness, weights.popularity * popularity
