@@ -66,14 +66,13 @@ def record(**values) -> dict:
 
 def build_pages(size: int, readers: int) -> None:
     """The page tree (two sections), readers with profiles and reads, popularity counters."""
-    from django.contrib.auth.models import User
     from django.db import connection
     from django.utils import timezone
     from wagtail.models import Page, Site
 
+    from benchmarks.ranking import add_popularity, add_readers
     from tests.bulk import clustered_vectors
     from tests.factories import HomePageFactory, SectionPageFactory
-    from wagtail_neural_feed.models import Interaction, PagePopularity, Reader, ReaderProfile
 
     if Page.objects.filter(slug=SLUG).exists():
         log("the page tree exists; remove .pgbench-1m and .bench-1m to rebuild")
@@ -99,37 +98,8 @@ def build_pages(size: int, readers: int) -> None:
     log(f"{size:,} pages in {pages_seconds:.0f} s")
     np.save(DATA / "ids.npy", page_ids)
     np.save(DATA / "vectors.npy", vectors)
-    popular = rng.choice(size, size=max(1, size // 50), replace=False)
-    PagePopularity.objects.bulk_create(
-        (
-            PagePopularity(
-                page_id=int(page_ids[i]), score=float(rng.gamma(1.0, 20.0)), computed_at=now
-            )
-            for i in popular
-        ),
-        batch_size=5000,
-    )
-    for r in range(readers):
-        user = User.objects.create(username=f"{SLUG}-{r}")
-        reader = Reader.objects.create(user=user)
-        profile = centres[r % CLUSTERS] + rng.normal(size=centres.shape[1]) * (
-            0.3 / math.sqrt(centres.shape[1])
-        )
-        profile /= np.linalg.norm(profile)
-        ReaderProfile.objects.create(
-            reader=reader,
-            feed="default",
-            vector=profile,
-            sum_vector=profile,
-            interaction_count=READS_PER_READER,
-        )
-        near = np.flatnonzero(labels == r % CLUSTERS)[:READS_PER_READER]
-        Interaction.objects.bulk_create(
-            Interaction(
-                reader=reader, page_id=int(page_ids[i]), kind="view", weight=1.0, created_at=now
-            )
-            for i in near
-        )
+    add_popularity(page_ids, rng=rng, now=now, batch_size=5000)
+    add_readers(SLUG, readers, centres=centres, labels=labels, page_ids=page_ids, rng=rng, now=now)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     total = time.perf_counter() - started

@@ -81,7 +81,7 @@ def build_world(size: int, *, readers: int, rebuild: bool) -> dict:
     from tests.bulk import bulk_pages, clustered_vectors, remove_tree
     from tests.factories import HomePageFactory, SectionPageFactory
     from wagtail_neural_feed.hot import refresh_hot_tier
-    from wagtail_neural_feed.models import Interaction, PagePopularity, Reader, ReaderProfile
+    from wagtail_neural_feed.models import Reader
 
     slug = f"bench-{size}"
     if rebuild or not world_is_complete(size, readers):
@@ -110,32 +110,10 @@ def build_world(size: int, *, readers: int, rebuild: bool) -> dict:
         )
         page_ids = ids_a + ids_b
         load_embeddings(page_ids, vectors)
-        popular = rng.choice(len(page_ids), size=max(1, size // 50), replace=False)
-        PagePopularity.objects.bulk_create(
-            PagePopularity(page_id=page_ids[i], score=float(rng.gamma(1.0, 20.0)), computed_at=now)
-            for i in popular
+        add_popularity(page_ids, rng=rng, now=now)
+        add_readers(
+            slug, readers, centres=centres, labels=labels, page_ids=page_ids, rng=rng, now=now
         )
-        for r in range(readers):
-            user = User.objects.create(username=f"{slug}-{r}")
-            reader = Reader.objects.create(user=user)
-            # A noisy cluster centre: a reader with one clear interest.
-            profile = centres[r % CLUSTERS] + rng.normal(size=DIM) * (0.3 / math.sqrt(DIM))
-            profile /= np.linalg.norm(profile)
-            ReaderProfile.objects.create(
-                reader=reader,
-                feed="default",
-                vector=profile,
-                sum_vector=profile,
-                interaction_count=READS_PER_READER,
-            )
-            # Read pages in the reader's cluster, so "exclude already read" has work.
-            near = np.flatnonzero(labels == r % CLUSTERS)[:READS_PER_READER]
-            Interaction.objects.bulk_create(
-                Interaction(
-                    reader=reader, page_id=page_ids[i], kind="view", weight=1.0, created_at=now
-                )
-                for i in near
-            )
         print("loading the same items for django-neural-feed ...", flush=True)
         build_dnf(vectors, page_ids, section_a_count=half)
         with connection.cursor() as cursor:
@@ -156,6 +134,51 @@ def build_world(size: int, *, readers: int, rebuild: bool) -> dict:
         "site": Site.objects.get(root_page=home),
         "readers": bench_readers,
     }
+
+
+def add_popularity(page_ids, *, rng, now, batch_size: int | None = None) -> None:
+    """Stored popularity counters for 2 % of the pages (gamma-distributed)."""
+    from wagtail_neural_feed.models import PagePopularity
+
+    popular = rng.choice(len(page_ids), size=max(1, len(page_ids) // 50), replace=False)
+    PagePopularity.objects.bulk_create(
+        (
+            PagePopularity(
+                page_id=int(page_ids[i]), score=float(rng.gamma(1.0, 20.0)), computed_at=now
+            )
+            for i in popular
+        ),
+        batch_size=batch_size,
+    )
+
+
+def add_readers(slug: str, count: int, *, centres, labels, page_ids, rng, now) -> None:
+    """Readers with one clear interest each: a noisy cluster centre as their
+    profile, and the first pages of that cluster already read (so "exclude
+    already read" has work). Usernames are ``{slug}-{n}``."""
+    from django.contrib.auth.models import User
+
+    from wagtail_neural_feed.models import Interaction, Reader, ReaderProfile
+
+    dim = centres.shape[1]
+    for r in range(count):
+        reader = Reader.objects.create(user=User.objects.create(username=f"{slug}-{r}"))
+        profile = centres[r % CLUSTERS] + rng.normal(size=dim) * (0.3 / math.sqrt(dim))
+        profile /= np.linalg.norm(profile)
+        ReaderProfile.objects.create(
+            reader=reader,
+            feed="default",
+            vector=profile,
+            sum_vector=profile,
+            interaction_count=READS_PER_READER,
+        )
+        near = np.flatnonzero(labels == r % CLUSTERS)[:READS_PER_READER]
+        Interaction.objects.bulk_create(
+            Interaction(
+                reader=reader, page_id=int(page_ids[i]), kind="view", weight=1.0, created_at=now
+            )
+            for i in near
+        )
 
 
 def load_embeddings(page_ids: list[int], vectors: np.ndarray) -> None:

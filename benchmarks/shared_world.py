@@ -10,7 +10,6 @@ where a search of the whole index has to read far past its neighbours.
 
 from __future__ import annotations
 
-import math
 import time
 from datetime import timedelta
 
@@ -41,16 +40,15 @@ def world_is_complete(size: int, sites: int, readers: int) -> bool:
 
 def build_shared_world(size: int, *, sites: int, readers: int, rebuild: bool) -> dict:
     """``sites`` sites of ``size // sites`` pages sharing one index; readers on site 0."""
-    from django.contrib.auth.models import User
     from django.db import connection
     from django.utils import timezone
     from wagtail.models import Page, Site
 
-    from benchmarks.ranking import load_embeddings
+    from benchmarks.ranking import add_popularity, add_readers, load_embeddings
     from tests.bulk import bulk_pages, clustered_vectors
     from tests.factories import HomePageFactory, SectionPageFactory
     from wagtail_neural_feed.hot import refresh_hot_tier
-    from wagtail_neural_feed.models import Interaction, PagePopularity, Reader, ReaderProfile
+    from wagtail_neural_feed.models import Reader
 
     per_site = size // sites
     first = slug_for(size, sites, 0)
@@ -78,31 +76,16 @@ def build_shared_world(size: int, *, sites: int, readers: int, rebuild: bool) ->
                 section_b, per_site - half, published_at=lambda i: now - timedelta(hours=2 * i + 1)
             )
         load_embeddings(page_ids, vectors[: len(page_ids)])
-        popular = rng.choice(len(page_ids), size=max(1, len(page_ids) // 50), replace=False)
-        PagePopularity.objects.bulk_create(
-            PagePopularity(page_id=page_ids[i], score=float(rng.gamma(1.0, 20.0)), computed_at=now)
-            for i in popular
+        add_popularity(page_ids, rng=rng, now=now)
+        add_readers(
+            first,
+            readers,
+            centres=centres,
+            labels=labels[:per_site],
+            page_ids=page_ids,
+            rng=rng,
+            now=now,
         )
-        site_labels = labels[:per_site]
-        for r in range(readers):
-            user = User.objects.create(username=f"{first}-{r}")
-            reader = Reader.objects.create(user=user)
-            profile = centres[r % CLUSTERS] + rng.normal(size=DIM) * (0.3 / math.sqrt(DIM))
-            profile /= np.linalg.norm(profile)
-            ReaderProfile.objects.create(
-                reader=reader,
-                feed="default",
-                vector=profile,
-                sum_vector=profile,
-                interaction_count=READS_PER_READER,
-            )
-            near = np.flatnonzero(site_labels == r % CLUSTERS)[:READS_PER_READER]
-            Interaction.objects.bulk_create(
-                Interaction(
-                    reader=reader, page_id=page_ids[i], kind="view", weight=1.0, created_at=now
-                )
-                for i in near
-            )
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")
         print(f"built in {time.perf_counter() - started:.0f} s", flush=True)
