@@ -27,7 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def worker(root: Path, size: int, readers: int) -> None:
-    """Rank lists on command (one JSON object a line) with the code under ``root``."""
+    """Rank lists on command (one JSON object a line) with the code under ``root``.
+
+    Self-contained (not ``render_ab.setup_worker``): under ``root`` the
+    ``benchmarks`` package is the compared commit's, which may predate it.
+    """
     sys.path.insert(0, str(root))
     os.chdir(root)
     os.environ["NEURAL_FEED_BENCH_DB"] = (
