@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from benchmarks.common import ROOT, print_table, setup_django
@@ -302,11 +303,18 @@ def main() -> None:
         default=60,
         help="LIST_CACHE_SECONDS in the workers (0: every request ranks its list)",
     )
+    parser.add_argument(
+        "--cache",
+        choices=["redis", "locmem"],
+        default="redis",
+        help="the workers' cache: redis (shared, REDIS_URL) or locmem (one per worker)",
+    )
     parser.add_argument("--case", action="append", default=[], help="only cases containing this")
     args = parser.parse_args()
     os.environ["NEURAL_FEED_BENCH_DB"] = f"{BASE_DB}_{args.size}"
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.api_settings"
     os.environ["NEURAL_FEED_BENCH_LIST_CACHE"] = str(args.list_cache)
+    os.environ["NEURAL_FEED_BENCH_CACHE"] = args.cache
     setup_django("benchmarks.api_settings")
     from django.db import connections
 
@@ -350,7 +358,7 @@ def main() -> None:
         f"JSON API through gunicorn ({args.workers} {args.worker_class} workers"
         f"{f' x {args.threads} threads' if args.threads > 1 else ''}, {args.clients} keep-alive "
         f"clients in {args.client_processes} processes, {args.seconds:g} s per case, loopback, "
-        f"{args.size} pages, LIST_CACHE_SECONDS={args.list_cache}"
+        f"{args.size} pages, LIST_CACHE_SECONDS={args.list_cache} in {args.cache}"
         f"{f'; base = {args.base}' if args.base else ''})",
         [
             "case",
@@ -420,6 +428,8 @@ def start_server(root: Path, port: int, args, profile_dir: str | None) -> subpro
             "PYTHONPATH": str(root),
             # Another checkout's settings would start a server on its own data directory.
             "NEURAL_FEED_PGDATA": os.environ.get("NEURAL_FEED_PGDATA", str(ROOT / ".pgbench")),
+            "NEURAL_FEED_BENCH_CACHE": args.cache,
+            "NEURAL_FEED_BENCH_CACHE_PREFIX": f"nf-bench-{port}-{uuid.uuid4().hex[:8]}",
             **({"NEURAL_FEED_PROFILE": profile_dir} if profile_dir else {}),
         },
     )

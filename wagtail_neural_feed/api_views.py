@@ -24,6 +24,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from wagtail.models import Locale, Page, Site
 
+from .admin_feeds import one_version_read
 from .conf import neural_feed_settings
 from .exceptions import InvalidRecommendationRequest, PageNotAvailable, UnknownFeed
 from .feeds import DEFAULT_FEED_SLUG, get_feed_config
@@ -245,6 +246,11 @@ def rate_limited(request: HttpRequest) -> bool:
 
 
 def _answer(request: HttpRequest, similar_to: str | None) -> HttpResponse:
+    with one_version_read():  # the site, the feed and its default: one stamp read
+        return _list_response(request, similar_to)
+
+
+def _list_response(request: HttpRequest, similar_to: str | None) -> HttpResponse:
     if request.method not in ("GET", "HEAD"):
         response = JsonResponse({"error": "Use GET."}, status=405)
         response["Allow"] = "GET, HEAD"
