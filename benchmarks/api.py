@@ -276,9 +276,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
-        "--worker-class", default="sync", help="gunicorn worker class (sync, gthread)"
+        "--worker-class",
+        default="gthread",
+        help="gunicorn worker class: gthread (keeps connections alive; a thread waiting for "
+        "PostgreSQL or Redis leaves the core to another) or sync",
     )
-    parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     parser.add_argument(
         "--client-processes",
         type=int,
