@@ -343,7 +343,10 @@ def main() -> None:
             wait_until_serving(next(iter(cases.values()))[0], port=port, workers=args.workers)
         for name, requests in cases.items():
             for round_ in range(1, args.rounds + 1):
-                for code, (_root, port) in trees.items():
+                order = list(trees.items())
+                if round_ % 2 == 0:  # ABBA: neither code always runs first
+                    order.reverse()
+                for code, (_root, port) in order:
                     result = run_case(
                         requests,
                         port=port,
