@@ -24,6 +24,8 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from pathlib import Path
 
 from benchmarks.common import ROOT, print_table, setup_django
 from benchmarks.ingest import read_response, wait_for_port
@@ -78,7 +80,34 @@ def build_cases(world: dict, rng: random.Random) -> dict[str, list[bytes]]:
     }
 
 
-def client(requests: list[bytes], stop: float, results: dict) -> None:
+def read_answer(sock: socket.socket, buffer: bytes) -> tuple[int, bytes, bool]:
+    """One HTTP response from ``sock``: (status, leftover bytes, whether the server keeps
+    the connection open). gunicorn's sync workers answer ``Connection: close``: the client
+    then reconnects at once instead of finding out with its next request."""
+    while b"\r\n\r\n" not in buffer:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        buffer += chunk
+    head, _, rest = buffer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length, keep = 0, True
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"connection" and value.strip().lower() == b"close":
+            keep = False
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        rest += chunk
+    return status, rest[length:], keep
+
+
+def client(requests: list[bytes], stop: float, results: dict, port: int) -> None:
     ok = errors = 0
     latencies = []
     rng = random.Random()
@@ -91,10 +120,13 @@ def client(requests: list[bytes], stop: float, results: dict) -> None:
             fresh = sock is None
             try:
                 if sock is None:
-                    sock = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+                    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
                     buffer = b""
                 sock.sendall(request)
-                status, buffer = read_response(sock, buffer)
+                status, buffer, keep = read_answer(sock, buffer)
+                if not keep:
+                    sock.close()
+                    sock = None
                 break
             except OSError:
                 if sock is not None:
@@ -102,7 +134,7 @@ def client(requests: list[bytes], stop: float, results: dict) -> None:
                 sock = None
                 if fresh:
                     break
-                # The server closed the connection after its last answer: reconnect once.
+                # The server closed an idle kept-alive connection: reconnect once.
         if status is None:
             errors += 1
             continue
@@ -119,7 +151,22 @@ def client(requests: list[bytes], stop: float, results: dict) -> None:
         results["latencies"].extend(latencies)
 
 
-def wait_until_serving(request: bytes, *, workers: int, timeout: float = 300.0) -> None:
+def client_process(requests: list[bytes], stop: float, threads: int, port: int, queue) -> None:
+    """``threads`` clients in a process of their own: (ok, errors, latencies, CPU seconds)."""
+    results = {"ok": 0, "errors": 0, "latencies": [], "lock": threading.Lock()}
+    cpu = time.process_time()
+    workers = [
+        threading.Thread(target=client, args=(requests, stop, results, port))
+        for _ in range(threads)
+    ]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    queue.put((results["ok"], results["errors"], results["latencies"], time.process_time() - cpu))
+
+
+def wait_until_serving(request: bytes, *, port: int, workers: int, timeout: float = 300.0) -> None:
     """Until every worker has answered once: a worker that is still importing Django
     on a busy machine would time the first clients out (and count as errors)."""
     deadline = time.monotonic() + timeout
@@ -128,7 +175,7 @@ def wait_until_serving(request: bytes, *, workers: int, timeout: float = 300.0) 
         if time.monotonic() > deadline:
             raise RuntimeError("gunicorn's workers did not answer")
         try:
-            with socket.create_connection(("127.0.0.1", PORT), timeout=60) as sock:
+            with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
                 sock.sendall(request)
                 status, _ = read_response(sock, b"")
             answered += status == 200
@@ -136,20 +183,37 @@ def wait_until_serving(request: bytes, *, workers: int, timeout: float = 300.0) 
             time.sleep(0.5)
 
 
-def run_case(requests: list[bytes], *, clients: int, seconds: float) -> dict:
-    """``clients`` threads for ``seconds``, after as long a warm-up of every worker."""
+def run_case(
+    requests: list[bytes], *, port: int, clients: int, seconds: float, processes: int
+) -> dict:
+    """``clients`` keep-alive clients for ``seconds``, after as long a warm-up (3 s at most)
+    of every worker. The clients are spread over ``processes`` forked processes, so one
+    interpreter's lock does not cap the load (their CPU time is reported too)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
     for measured in (False, True):
-        results = {"ok": 0, "errors": 0, "latencies": [], "lock": threading.Lock()}
         length = seconds if measured else min(seconds, 3.0)
         stop = time.monotonic() + length
         started = time.monotonic()
-        threads = [
-            threading.Thread(target=client, args=(requests, stop, results)) for _ in range(clients)
+        queue = context.Queue()
+        shares = [clients // processes + (i < clients % processes) for i in range(processes)]
+        children = [
+            context.Process(target=client_process, args=(requests, stop, share, port, queue))
+            for share in shares
+            if share
         ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        for child in children:
+            child.start()
+        results = {"ok": 0, "errors": 0, "latencies": [], "client_cpu": 0.0}
+        for _ in children:
+            ok, errors, latencies, cpu = queue.get()
+            results["ok"] += ok
+            results["errors"] += errors
+            results["latencies"].extend(latencies)
+            results["client_cpu"] += cpu
+        for child in children:
+            child.join()
         results["elapsed"] = time.monotonic() - started
     return results
 
@@ -193,7 +257,6 @@ def in_process_overhead(world: dict, *, queries: int = 200) -> list[list]:
 def print_profile(folder: str) -> None:
     """The busiest worker's profile: own time and cumulative time, top entries each."""
     import pstats
-    from pathlib import Path
 
     dumps = sorted(Path(folder).glob("worker-*.prof"))
     if not dumps:
@@ -212,7 +275,26 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--worker-class",
+        default="gthread",
+        help="gunicorn worker class: gthread (keeps connections alive; a thread waiting for "
+        "PostgreSQL or Redis leaves the core to another) or sync",
+    )
+    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
+    parser.add_argument(
+        "--client-processes",
+        type=int,
+        default=2,
+        help="processes the clients are spread over (1: every client a thread of one process)",
+    )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the world")
+    parser.add_argument(
+        "--base",
+        help="another checkout (e.g. a git worktree of origin/main): its server runs next to "
+        "this tree's on the same world, cases alternate between the two",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each case (per code)")
     parser.add_argument(
         "--profile",
         action="store_true",
@@ -224,11 +306,18 @@ def main() -> None:
         default=60,
         help="LIST_CACHE_SECONDS in the workers (0: every request ranks its list)",
     )
+    parser.add_argument(
+        "--cache",
+        choices=["redis", "locmem"],
+        default="redis",
+        help="the workers' cache: redis (shared, REDIS_URL) or locmem (one per worker)",
+    )
     parser.add_argument("--case", action="append", default=[], help="only cases containing this")
     args = parser.parse_args()
     os.environ["NEURAL_FEED_BENCH_DB"] = f"{BASE_DB}_{args.size}"
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.api_settings"
     os.environ["NEURAL_FEED_BENCH_LIST_CACHE"] = str(args.list_cache)
+    os.environ["NEURAL_FEED_BENCH_CACHE"] = args.cache
     setup_django("benchmarks.api_settings")
     from django.db import connections
 
@@ -240,55 +329,55 @@ def main() -> None:
         cases = {name: r for name, r in cases.items() if any(c in name for c in args.case)}
     connections.close_all()
     profile_dir = tempfile.mkdtemp(prefix="nf-api-profile-") if args.profile else None
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "benchmarks.api_wsgi:application",
-            "--bind",
-            f"127.0.0.1:{PORT}",
-            "--workers",
-            str(args.workers),
-            "--worker-class",
-            "sync",
-            "--keep-alive",
-            "5",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            **({"NEURAL_FEED_PROFILE": profile_dir} if profile_dir else {}),
-        },
-    )
+    trees = {"this": (ROOT, PORT)}
+    if args.base:  # the other checkout's server on the next port, same world and clients
+        trees = {"base": (Path(args.base).resolve(), PORT + 1), **trees}
+    servers = {
+        code: start_server(root, port, args, profile_dir if code == "this" else None)
+        for code, (root, port) in trees.items()
+    }
     rows = []
     try:
-        wait_for_port(PORT)
-        wait_until_serving(next(iter(cases.values()))[0], workers=args.workers)
+        for _root, port in trees.values():
+            wait_for_port(port, timeout=120)
+            wait_until_serving(next(iter(cases.values()))[0], port=port, workers=args.workers)
         for name, requests in cases.items():
-            result = run_case(requests, clients=args.clients, seconds=args.seconds)
-            latencies = sorted(result["latencies"]) or [0.0]
-            rows.append(
-                [
-                    name,
-                    f"{result['ok'] / result['elapsed']:.0f}",
-                    f"{statistics.median(latencies) * 1000:.1f}",
-                    f"{latencies[int(0.95 * (len(latencies) - 1))] * 1000:.1f}",
-                    result["ok"],
-                    result["errors"],
-                ]
-            )
+            for round_ in range(1, args.rounds + 1):
+                order = list(trees.items())
+                if round_ % 2 == 0:  # ABBA: neither code always runs first
+                    order.reverse()
+                for code, (_root, port) in order:
+                    result = run_case(
+                        requests,
+                        port=port,
+                        clients=args.clients,
+                        seconds=args.seconds,
+                        processes=max(1, min(args.client_processes, args.clients)),
+                    )
+                    rows.append(result_row(name, code, round_, result))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for server in servers.values():
+            server.terminate()
+        for server in servers.values():
+            server.wait(timeout=30)
     print_table(
-        f"JSON API through gunicorn ({args.workers} sync workers, {args.clients} keep-alive "
-        f"clients, {args.seconds:g} s per case, loopback, {args.size} pages, "
-        f"LIST_CACHE_SECONDS={args.list_cache}, load average {os.getloadavg()[0]:.1f})",
-        ["case", "requests/s", "p50 ms", "p95 ms", "200 responses", "errors"],
+        f"JSON API through gunicorn ({args.workers} {args.worker_class} workers"
+        f"{f' x {args.threads} threads' if args.threads > 1 else ''}, {args.clients} keep-alive "
+        f"clients in {args.client_processes} processes, {args.seconds:g} s per case, loopback, "
+        f"{args.size} pages, LIST_CACHE_SECONDS={args.list_cache} in {args.cache}"
+        f"{f'; base = {args.base}' if args.base else ''})",
+        [
+            "case",
+            "code",
+            "round",
+            "load",
+            "requests/s",
+            "p50 ms",
+            "p95 ms",
+            "200 responses",
+            "errors",
+            "client CPU ms / request",
+        ],
         rows,
     )
     if profile_dir:
@@ -298,6 +387,57 @@ def main() -> None:
         "the API's own cost, in-process, one request at a time (anonymous, limit 10)",
         ["path", "CPU ms / list", "wall ms / list"],
         in_process_overhead(world),
+    )
+
+
+def result_row(name: str, code: str, round_: int, result: dict) -> list:
+    latencies = sorted(result["latencies"]) or [0.0]
+    answered = max(1, result["ok"] + result["errors"])
+    return [
+        name,
+        code,
+        round_,
+        f"{os.getloadavg()[0]:.1f}",
+        f"{result['ok'] / result['elapsed']:.0f}",
+        f"{statistics.median(latencies) * 1000:.1f}",
+        f"{latencies[int(0.95 * (len(latencies) - 1))] * 1000:.1f}",
+        result["ok"],
+        result["errors"],
+        f"{result['client_cpu'] * 1000 / answered:.2f}",
+    ]
+
+
+def start_server(root: Path, port: int, args, profile_dir: str | None) -> subprocess.Popen:
+    """gunicorn serving the checkout at ``root`` (its code, this world's database)."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "benchmarks.api_wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.workers),
+            "--worker-class",
+            args.worker_class,
+            "--threads",
+            str(args.threads),
+            "--keep-alive",
+            "5",
+            "--log-level",
+            "warning",
+        ],
+        cwd=root,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(root),
+            # Another checkout's settings would start a server on its own data directory.
+            "NEURAL_FEED_PGDATA": os.environ.get("NEURAL_FEED_PGDATA", str(ROOT / ".pgbench")),
+            "NEURAL_FEED_BENCH_CACHE": args.cache,
+            "NEURAL_FEED_BENCH_CACHE_PREFIX": f"nf-bench-{port}-{uuid.uuid4().hex[:8]}",
+            **({"NEURAL_FEED_PROFILE": profile_dir} if profile_dir else {}),
+        },
     )
 
 

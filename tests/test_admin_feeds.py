@@ -288,3 +288,30 @@ def test_lists_that_name_no_feed_use_the_sites_default_feed(site):
     with TestCase.captureOnCommitCallbacks(execute=True):
         AdminFeed.objects.filter(slug="science").delete()
     assert recommendation_list(request).feed == DEFAULT_FEED_SLUG  # a deleted feed
+
+
+def test_one_block_reads_the_feed_version_once(site, monkeypatch):
+    reads = []
+    real = admin_feeds._shared_version
+    monkeypatch.setattr(admin_feeds, "_shared_version", lambda: reads.append(1) or real())
+    with admin_feeds.one_version_read():
+        registered_feeds()
+        site_settings(site.pk)
+        with admin_feeds.one_version_read():  # nested: still the outer block's read
+            registered_feeds()
+        assert len(reads) == 1
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            admin_feeds.feeds_changed()  # a change in this block: compared again
+        registered_feeds()
+        assert len(reads) == 2
+    registered_feeds()
+    registered_feeds()
+    assert len(reads) == 4  # outside a block, every ask compares
+
+
+def test_an_api_request_reads_the_feed_version_once(site, client, monkeypatch):
+    reads = []
+    real = admin_feeds._shared_version
+    monkeypatch.setattr(admin_feeds, "_shared_version", lambda: reads.append(1) or real())
+    assert client.get("/neural-feed/recommendations/", HTTP_HOST="localhost").status_code == 200
+    assert len(reads) == 1

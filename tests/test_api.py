@@ -7,7 +7,7 @@ import json
 import pytest
 from django.core.cache import cache
 from django.template import Context, Template
-from wagtail.models import PageViewRestriction
+from wagtail.models import PageViewRestriction, Site
 
 from wagtail_neural_feed.tracking import read_list_token
 
@@ -212,3 +212,31 @@ def test_router_endpoint_shares_the_rate_limit(client, articles, settings):
     response = client.get(ROUTER_URL)
     assert response.status_code == 429 and response.json()["message"]
     assert client.get(URL).status_code == 429  # one budget for both front doors
+
+
+def test_a_public_context_page_is_checked_in_one_query(rf, articles, django_assert_num_queries):
+    from wagtail_neural_feed.api_views import visible_page
+    from wagtail_neural_feed.sites import site_for_request
+
+    request = rf.get("/", HTTP_HOST="localhost")
+    site_for_request(request)
+    Site.get_site_root_paths()  # Wagtail keeps them in the cache
+    with django_assert_num_queries(1):
+        assert visible_page(request, articles[0].pk).pk == articles[0].pk
+
+
+def test_a_restricted_section_or_alias_keeps_its_pages_out_as_context(
+    client, section, make_article, django_user_model
+):
+    inside = make_article("Inside", parent=section)
+    secret = make_article("Secret")
+    PageViewRestriction.objects.create(page=section, restriction_type="login")
+    PageViewRestriction.objects.create(page=secret, restriction_type="login")
+    # An alias follows its source page's own restrictions (as Wagtail serves it).
+    alias = secret.create_alias(parent=section.get_parent(), update_slug="secret-alias")
+    for page in (inside, alias):
+        assert client.get(URL, {"context": str(page.pk)}).status_code == 404, page.slug
+        assert client.get(similar_url(page.pk)).status_code == 404, page.slug
+    client.force_login(django_user_model.objects.create_user("member"))
+    for page in (inside, alias):
+        assert client.get(URL, {"context": str(page.pk)}).status_code == 200, page.slug

@@ -18,7 +18,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
 from django.apps import apps
@@ -52,6 +54,10 @@ _admin_rows: list[AdminFeed] | None = None
 _section_ids: frozenset[int] | None = None
 
 
+#: Inside :func:`one_version_read`: empty until the block has read the stamp.
+_block_read: ContextVar[list[str] | None] = ContextVar("neural_feed_version_read", default=None)
+
+
 @dataclass(frozen=True)
 class SiteSettings:
     """A site's recommendation settings, as the request path needs them."""
@@ -83,14 +89,38 @@ def _shared_version() -> str:
 def refresh_if_changed() -> None:
     """Drop this process's resolved feeds and settings if another process changed them.
 
-    One cache read; called once per list by ``registered_feeds()``. The stamp
-    is taken as seen before the reset, whose listeners may ask for feeds again.
+    One cache read; called once per list by ``registered_feeds()``, and only
+    once per :func:`one_version_read` block. The stamp is taken as seen
+    before the reset, whose listeners may ask for feeds again.
     """
     global _seen_version
+    block = _block_read.get()
+    if block:  # this block (request) has compared the stamp already
+        return
     version = _shared_version()
+    if block is not None:
+        block.append(version)
     if version != _seen_version:
         _seen_version = version
         _drop_local()
+
+
+@contextmanager
+def one_version_read() -> Iterator[None]:
+    """Compare the shared version stamp at most once inside the block.
+
+    A JSON API request asks for feeds and site settings several times (its
+    site, its feed, the site's default feed), and each ask read the stamp
+    again: a cache round trip each on Redis. A request acting on the version
+    it first saw is what it got anyway when no change landed mid-request.
+    Nested blocks share the outer one's read.
+    """
+    token = _block_read.set([]) if _block_read.get() is None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _block_read.reset(token)
 
 
 def assume_no_admin_data() -> None:
@@ -121,6 +151,9 @@ def feeds_changed() -> None:
     global _seen_version
     _drop_local()
     _seen_version = None
+    block = _block_read.get()
+    if block:  # the next ask in this block compares the stamp again
+        block.clear()
     transaction.on_commit(_bump_version, robust=True)
 
 

@@ -20,10 +20,14 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
-from wagtail.models import Locale, Page, Site
+from wagtail.models import Locale, Page, PageViewRestriction, Site
 
+from .admin_feeds import one_version_read
 from .conf import neural_feed_settings
 from .exceptions import InvalidRecommendationRequest, PageNotAvailable, UnknownFeed
 from .feeds import DEFAULT_FEED_SLUG, get_feed_config
@@ -103,8 +107,10 @@ def visible_page(request: HttpRequest, page_id: int) -> Page:
     Missing, draft, unpublished, view-restricted (unless the reader passes the
     restriction, as Wagtail would serve it) and other sites' pages all raise
     PageNotAvailable alike, so the API does not reveal which pages exist.
+    One query when neither the page nor an ancestor is restricted or an alias
+    (Wagtail's own check, two more queries, decides when one is).
     """
-    page = Page.objects.live().filter(pk=page_id).first()
+    page = Page.objects.live().filter(pk=page_id).annotate(nf_guarded=_guarded()).first()
     if page is None:
         raise PageNotAvailable(f"No page {page_id} is available to you.")
     site = Site.find_for_request(request)
@@ -112,10 +118,27 @@ def visible_page(request: HttpRequest, page_id: int) -> Page:
         parts = page.get_url_parts(request)
         if parts is None or parts[0] != site.pk:
             raise PageNotAvailable(f"No page {page_id} is available to you.")
-    for restriction in page.get_view_restrictions():
-        if not restriction.accept_request(request):
-            raise PageNotAvailable(f"No page {page_id} is available to you.")
+    if page.nf_guarded:
+        for restriction in page.get_view_restrictions():
+            if not restriction.accept_request(request):
+                raise PageNotAvailable(f"No page {page_id} is available to you.")
     return page
+
+
+def _guarded() -> RawSQL:
+    """Whether the page or an ancestor has a view restriction or is an alias (whose
+    source's restrictions apply, as ``Page.get_view_restrictions`` resolves them)."""
+    quote = connection.ops.quote_name
+    pages, restrictions = quote(Page._meta.db_table), quote(PageViewRestriction._meta.db_table)
+    return RawSQL(
+        f"EXISTS (SELECT 1 FROM {pages} nf_up WHERE nf_up.path IN ("
+        f"SELECT substr({pages}.path, 1, %s * nf_depth) "
+        f"FROM generate_series(1, {pages}.depth) nf_depth) "
+        f"AND (nf_up.alias_of_id IS NOT NULL OR EXISTS "
+        f"(SELECT 1 FROM {restrictions} nf_r WHERE nf_r.page_id = nf_up.id)))",
+        [Page.steplen],
+        output_field=BooleanField(),
+    )
 
 
 def ranked_list(request: HttpRequest, query: ListQuery) -> RankedList:
@@ -245,6 +268,11 @@ def rate_limited(request: HttpRequest) -> bool:
 
 
 def _answer(request: HttpRequest, similar_to: str | None) -> HttpResponse:
+    with one_version_read():  # the site, the feed and its default: one stamp read
+        return _list_response(request, similar_to)
+
+
+def _list_response(request: HttpRequest, similar_to: str | None) -> HttpResponse:
     if request.method not in ("GET", "HEAD"):
         response = JsonResponse({"error": "Use GET."}, status=405)
         response["Allow"] = "GET, HEAD"

@@ -52,23 +52,33 @@ def list_key(identity: str, parts: Sequence[Any]) -> tuple[str, str]:
     return f"{KEY_PREFIX}:{digest}", _version_key(identity)
 
 
-def get_list(identity: str, parts: Sequence[Any]) -> tuple[Any, str | None]:
-    """``(cached value or None, key to store under)``; ``(None, None)`` when caching is off.
+def get_list(identity: str, parts: Sequence[Any]) -> tuple[Any, tuple[str, str] | None]:
+    """``(cached value or None, where to store it)``; ``(None, None)`` when caching is off.
 
     ``identity`` is ``"u<user id>"``, ``"v<visitor id>"`` or :data:`ANONYMOUS`.
+    A list is stored with the reader's version it was ranked under, so the
+    list and the current version come back in one cache round trip
+    (``get_many``); a list from an older version is a miss.
     """
     if cache_seconds() <= 0:
         return None, None
     cache = list_cache()
     key, version_key = list_key(identity, parts)
-    version = cache.get(version_key, "0") if identity != ANONYMOUS else "0"
-    key = f"{key}:{version}"
-    return cache.get(key), key
+    if identity == ANONYMOUS:
+        found, version = cache.get(key), "0"
+    else:
+        values = cache.get_many([key, version_key])
+        found, version = values.get(key), values.get(version_key, "0")
+    if isinstance(found, tuple) and len(found) == 2 and found[0] == version:
+        return found[1], (key, version)
+    return None, (key, version)
 
 
-def set_list(key: str | None, value: Any) -> None:
-    if key is not None:
-        list_cache().set(key, value, cache_seconds())
+def set_list(where: tuple[str, str] | None, value: Any) -> None:
+    """Store a list where :func:`get_list` said, under the version it was ranked for."""
+    if where is not None:
+        key, version = where
+        list_cache().set(key, (version, value), cache_seconds())
 
 
 def bump_reader_version(reader_id: int) -> None:
