@@ -121,25 +121,15 @@ class CompletenessMixin:
         tier = bool(prefix)
         pages = table_name(HotPage) if tier else self.table
         stale = " AND e.page_id <> ALL(ARRAY(SELECT page_id FROM changed))" if tier else ""
-        fresh_edge = popular_edge = ""
-        if not tier and self.hot is not None:
-            # Constants, like the tier's refresh time: the same for every list
-            # until the next refresh, so the planner sees real index bounds.
-            fresh_edge = f" AND e.first_published_at <= '{self.hot.fresh_after.isoformat()}'"
-            score_above = float(self.hot.score_above)
-            score_above = repr(score_above) if math.isfinite(score_above) else "'Infinity'"
-            popular_edge = f" AND p.score <= {score_above}::float8"
-        tails = []
         # What the other term can add at most: its weight, or outside the tier
         # its part of the edge bonus (a tighter cut-off, fewer rows read).
-        fresh_most, popular_most = (
-            repr(w.freshness),
-            repr(w.popularity if w.popularity_source else 0.0),
-        )
-        if fresh_edge:
-            fresh_most = "%(edge_fresh)s::float8"
-            if w.popularity_source:
-                popular_most = "%(edge_popular)s::float8"
+        fresh_most = repr(w.freshness)
+        popular_most = repr(w.popularity if w.popularity_source else 0.0)
+        fresh_edge = popular_edge = ""
+        if not tier and self.hot is not None:
+            fresh_edge, popular_edge, fresh_most, most = self.tier_edges()
+            popular_most = most if w.popularity_source else popular_most
+        tails = []
         if w.freshness > 0:
             # Freshness must exceed g (0..1): its share of the gap, and at least
             # what popularity cannot cover. That is: published after now - age(g).
@@ -188,6 +178,30 @@ class CompletenessMixin:
             )
             tails.append(f"{prefix}popular_tail")
         return tails
+
+    def tier_edges(self) -> tuple[str, str, str, str]:
+        """Stop the scans of every page at the hot tier's edge: conditions on
+        freshness and popularity, and what each term adds at most there.
+
+        Beyond the edge every page is a tier page or changed since the refresh,
+        and both were read, unless more rows changed than ``changed`` holds (a
+        bulk import): then the scans read on past the edge as before.
+        """
+        w = self.weights
+        score_above = float(self.hot.score_above)
+        score_above = repr(score_above) if math.isfinite(score_above) else "'Infinity'"
+        read_all = f"(SELECT count(*) FROM changed) >= {self.window}"
+        # The edge is a constant, like the tier's refresh time (the same for
+        # every list until the next refresh); the edge bonus moves with the clock.
+        return (
+            f""" AND e.first_published_at <= (SELECT CASE WHEN {read_all}
+            THEN 'infinity'::timestamptz ELSE '{self.hot.fresh_after.isoformat()}' END)""",
+            f""" AND p.score <= (SELECT CASE WHEN {read_all}
+            THEN 'Infinity'::float8 ELSE {score_above}::float8 END)""",
+            f"(SELECT CASE WHEN {read_all} THEN {w.freshness!r} ELSE %(edge_fresh)s::float8 END)",
+            f"(SELECT CASE WHEN {read_all} THEN {w.popularity!r}"
+            " ELSE %(edge_popular)s::float8 END)",
+        )
 
     def range_tail(
         self,

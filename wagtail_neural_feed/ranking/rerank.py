@@ -54,10 +54,14 @@ class RerankMixin:
         if (m := int(config.expansion_neighbours)) > 0:
             # q/β + mean(neighbours) points where q + β·mean does: cosine ignores length.
             self.params["q_scaled"] = QueryVector(self.vector / max(config.expansion_weight, 1e-6))
+            # "distance + 0", not "distance": PostgreSQL 17+ knows the CTE came
+            # out of an index scan ordered by distance and would skip this sort,
+            # but with relaxed_order iterative scans that order is only roughly
+            # right (after many deleted rows, far off): the m nearest must be sorted.
             self.cte(
                 "expanded",
                 f"""SELECT %(q_scaled)s::vector + avg(nb.vec) AS v
-        FROM (SELECT vec FROM nearest ORDER BY distance LIMIT {m}) nb""",
+        FROM (SELECT vec FROM nearest ORDER BY distance + 0 LIMIT {m}) nb""",
             )
             similarity = "COALESCE(1 - (n.vec <=> (SELECT v FROM expanded)), n.similarity)"
         lexical_sql, terms = "0.0", ""
