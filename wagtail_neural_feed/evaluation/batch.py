@@ -11,6 +11,7 @@ import numpy as np
 
 #: Below this, a row's top is read from every candidate (ties by page id included).
 NO_SCORE = -np.inf
+LOWEST = -np.finfo(np.float64).max
 
 
 def freshness_rows(published: np.ndarray, now: np.ndarray, seconds: float) -> np.ndarray:
@@ -38,9 +39,9 @@ def top_rows(scores: np.ndarray, count: int) -> list[tuple[np.ndarray, np.ndarra
     if size == 0 or count <= 0:
         empty = (np.zeros(0, dtype=np.int64), np.zeros(0))
         return [empty] * rows
-    keep = scores >= thresholds(scores, count)[:, None]
-    keep &= scores > NO_SCORE
-    row, position = np.nonzero(keep)
+    # At least the lowest finite score: NO_SCORE never passes (one comparison).
+    floor = np.maximum(thresholds(scores, count), LOWEST)
+    row, position = np.nonzero(scores >= floor[:, None])
     values = scores[row, position]
     order = np.lexsort((position, -values, row))
     row, position, values = row[order], position[order], values[order]

@@ -30,7 +30,7 @@ from .metrics import item_diversities, unit_rows
 from .parity import compare
 from .report import Report
 from .state import ReplayState, load_events
-from .workers import chunk_bounds, run_chunks
+from .workers import chunk_bounds, run_chunks, usable_workers
 
 #: Held-out events whose similarities are computed in one matrix product.
 BATCH = 64
@@ -87,7 +87,7 @@ class FastReplay:
         """Rank every held-out event; ``reference(event)``: the SQL lists, for the check.
         With ``replay.workers`` > 1, contiguous chunks of events are ranked in worker
         processes (:mod:`.workers`) and added to ``report`` in time order."""
-        workers = self.replay.workers
+        workers = usable_workers(self.replay.workers)
         if len(chunk_bounds(self.summary.held_out, workers, BATCH)) > 1:
             events = list(history.held_out_events())
             if self.impressions is not None:
@@ -144,12 +144,18 @@ class FastReplay:
             for start in range(0, len(moments), rows)
             for lists in self.engine.rank(moments[start : start + rows], similarities)
         ]
-        every = [ranked.items for lists in ranked_lists for ranked in lists]
-        # The listed pages' unit vectors, each normalised once per batch.
+        # Each distinct list once (baselines often repeat one), from the listed pages'
+        # unit vectors, each normalised once per batch.
+        distinct: dict[bytes, int] = {}
+        lists = [ranked.items for lists in ranked_lists for ranked in lists]
+        which = [distinct.setdefault(items.tobytes(), len(distinct)) for items in lists]
+        firsts = {number: items for number, items in zip(which, lists, strict=True)}
+        every = [firsts[number] for number in range(len(distinct))]
         listed, inverse = np.unique(np.concatenate(every), return_inverse=True)
         units = unit_rows(self.catalogue.vectors[listed])
         bounds = np.cumsum([len(items) for items in every])[:-1]
-        return ranked_lists, item_diversities(units, np.split(inverse, bounds))
+        spreads = item_diversities(units, np.split(inverse, bounds))
+        return ranked_lists, [spreads[number] for number in which]
 
     def record(self, events, ranked_lists, spread_all, done: int, report: Report, reference) -> int:
         """Add a batch's lists to ``report`` in order, check the chosen ones against SQL."""

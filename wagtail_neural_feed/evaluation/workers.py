@@ -67,10 +67,16 @@ class ImpressionLog:
         return rows
 
 
+def usable_workers(workers: int) -> int:
+    """``workers``, or 1 where processes cannot be forked (Windows), with a warning."""
+    if workers > 1 and "fork" not in multiprocessing.get_all_start_methods():
+        logger.warning("Evaluation workers need fork (Linux, macOS): ranking in one process.")
+        return 1
+    return workers
+
+
 def run_chunks(fast, events: list, bounds, report: Report, reference: Callable | None) -> None:
     """Rank ``events`` chunk by chunk in worker processes; record them here in order."""
-    if "fork" not in multiprocessing.get_all_start_methods():
-        raise EvaluationError("workers > 1 needs the 'fork' start method (Linux, macOS).")
     context = multiprocessing.get_context("fork")
     last = len(bounds) - 1
     channels = [context.Queue() for _ in bounds]
