@@ -35,7 +35,7 @@ from .workers import chunk_bounds, run_chunks, usable_workers
 #: Held-out events whose similarities are computed in one matrix product.
 BATCH = 64
 #: Score-matrix cells (events x catalogue pages) scored together: 64 events at 5 000
-#: pages, 16 at 20 000 (the matrices stay a few MB).
+#: pages, 16 at 32 000 (each matrix stays near 4 MB).
 SCORE_CELLS = 2**19
 #: Events always checked against SQL at the start of a run.
 FIRST_CHECKS = 3
@@ -147,9 +147,9 @@ class FastReplay:
         # Each distinct list once (baselines often repeat one), from the listed pages'
         # unit vectors, each normalised once per batch.
         distinct: dict[bytes, int] = {}
-        lists = [ranked.items for lists in ranked_lists for ranked in lists]
-        which = [distinct.setdefault(items.tobytes(), len(distinct)) for items in lists]
-        firsts = {number: items for number, items in zip(which, lists, strict=True)}
+        listed_items = [ranked.items for lists in ranked_lists for ranked in lists]
+        which = [distinct.setdefault(items.tobytes(), len(distinct)) for items in listed_items]
+        firsts = {number: items for number, items in zip(which, listed_items, strict=True)}
         every = [firsts[number] for number in range(len(distinct))]
         listed, inverse = np.unique(np.concatenate(every), return_inverse=True)
         units = unit_rows(self.catalogue.vectors[listed])
