@@ -92,7 +92,8 @@ class FastReplay:
             events = list(history.held_out_events())
             if self.impressions is not None:
                 self.impressions.materialise()  # the workers do not query the database
-            run_chunks(self, events, chunk_bounds(len(events), workers, BATCH), report, reference)
+            bounds = chunk_bounds(len(events), workers, BATCH)
+            run_chunks(self, events, bounds, BATCH, report, reference)
             return
         batch: list[HeldOutEvent] = []
         done = 0

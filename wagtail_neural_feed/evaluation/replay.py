@@ -39,7 +39,6 @@ run it on a copy (or at a quiet hour).
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -64,6 +63,7 @@ from .fast import FastReplay
 from .history import EVENTS_TABLE, HeldOutEvent, HistorySummary
 from .rankers import Ranker, baselines, rank_all
 from .report import Report
+from .workers import cpu_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -200,12 +200,12 @@ class Replay:
         elif self.check_every > 0:
             # The check excludes unpublished pages by id (cheaper than hiding them).
             self._start(summary.first_at, hide=False)
-        started, cpu = time.monotonic(), _cpu_seconds()
+        started, cpu = time.monotonic(), cpu_seconds()
         if fast is not None:
             fast.run(report, self._reference if self.check_every > 0 else None)
         else:
             self._run_sql(report, summary)
-        seconds, cpu = time.monotonic() - started, _cpu_seconds() - cpu
+        seconds, cpu = time.monotonic() - started, cpu_seconds() - cpu
         return ReplayResult(summary, report, catalogue, seconds, self.engine, cpu)
 
     def _run_sql(self, report: Report, summary: HistorySummary) -> None:
@@ -346,9 +346,3 @@ class Replay:
             if vector is not None:
                 return vector
         return None
-
-
-def _cpu_seconds() -> float:
-    """Processor time of this process and of its finished workers (fast engine)."""
-    times = os.times()
-    return time.process_time() + times.children_user + times.children_system

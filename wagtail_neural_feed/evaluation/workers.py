@@ -20,6 +20,7 @@ import logging
 import multiprocessing
 import os
 import queue as queues
+import time
 import traceback
 from collections.abc import Callable
 from itertools import pairwise
@@ -42,6 +43,12 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def cpu_seconds() -> float:
+    """Processor time of this process and of its finished (joined) worker processes."""
+    times = os.times()
+    return time.process_time() + times.children_user + times.children_system
 
 
 def chunk_bounds(events: int, workers: int, batch: int) -> list[tuple[int, int]]:
@@ -75,15 +82,18 @@ def usable_workers(workers: int) -> int:
     return workers
 
 
-def run_chunks(fast, events: list, bounds, report: Report, reference: Callable | None) -> None:
-    """Rank ``events`` chunk by chunk in worker processes; record them here in order."""
+def run_chunks(
+    fast, events: list, bounds, batch: int, report: Report, reference: Callable | None
+) -> None:
+    """Rank ``events`` chunk by chunk (``batch`` events at a time) in worker processes;
+    record them here in order."""
     context = multiprocessing.get_context("fork")
     last = len(bounds) - 1
     channels = [context.Queue() for _ in bounds]
     processes = [
         context.Process(
             target=_work,
-            args=(fast, events, start, stop, index == last, len(bounds), channel),
+            args=(fast, events, start, stop, batch, index == last, len(bounds), channel),
             daemon=True,
         )
         for index, ((start, stop), channel) in enumerate(zip(bounds, channels, strict=True))
@@ -127,17 +137,15 @@ def _receive(channel, process) -> tuple[str, object]:
                     ) from None
 
 
-def _work(fast, events, start: int, stop: int, last: bool, workers: int, channel) -> None:
-    """In the worker: catch up to ``start``, rank ``events[start:stop]`` a batch at a time."""
-    from .fast import BATCH
-
+def _work(fast, events, start: int, stop: int, size: int, last: bool, workers: int, channel):
+    """In the worker: catch up to ``start``, rank ``events[start:stop]`` ``size`` at a time."""
     try:
         _forbid_queries()
         _share_blas_threads(workers)
         log = ImpressionLog()
         fast.skip_to(events, start)
-        for first in range(start, stop, BATCH):
-            batch = events[first : min(first + BATCH, stop)]
+        for first in range(start, stop, size):
+            batch = events[first : min(first + size, stop)]
             lists, spreads = fast.rank_batch(batch, log)
             channel.put(("batch", (first, lists, spreads, log.take())))
         if last and fast.impressions is not None:
