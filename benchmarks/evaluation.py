@@ -67,15 +67,19 @@ def quality_table(title: str, result) -> None:
     )
 
 
-def compare_engines(config, rankers, split: str, max_events, sql_events: int) -> list[list]:
-    """Held-out events/s of the fast engine (with and without its SQL check) and of SQL,
-    interleaved in one process; the quality table from the checked fast run."""
+def compare_engines(
+    config, rankers, split: str, max_events, sql_events: int, workers: int
+) -> list[list]:
+    """Held-out events/s of the fast engine (with and without its SQL check, with
+    ``workers`` processes and with one) and of SQL, interleaved in one process; the
+    quality table from the checked fast run."""
     from wagtail_neural_feed.evaluation.replay import Replay
 
     speed = []
     runs = [
-        ("fast, checked every 50th", {"engine": "fast"}, max_events),
-        ("fast, no check", {"engine": "fast", "check_every": 0}, max_events),
+        (f"fast, checked every 50th, {workers} workers", {"workers": workers}, max_events),
+        (f"fast, no check, {workers} workers", {"check_every": 0, "workers": workers}, max_events),
+        ("fast, no check, 1 process", {"check_every": 0, "workers": 1}, max_events),
         ("sql", {"engine": "sql"}, sql_events),
     ]
     for label, options, events in runs:
@@ -108,6 +112,12 @@ def main() -> None:
     parser.add_argument(
         "--sql-events", type=int, default=200, help="Held-out events for the (slow) SQL engine."
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="Fast engine's worker processes (default: the CPU count).",
+    )
     parser.add_argument("--tune", action="store_true")
     parser.add_argument("--no-baselines", action="store_true", help="Only --tune.")
     parser.add_argument("--trials", type=int, default=None, help="Default: the whole grid.")
@@ -127,16 +137,18 @@ def main() -> None:
         co_read_variants,
     )
     from wagtail_neural_feed.evaluation.tuning import tune
+    from wagtail_neural_feed.evaluation.workers import default_workers
     from wagtail_neural_feed.feeds import get_feed_config
 
     build(args.pages, args.readers, args.reads, args.rebuild)
     config = get_feed_config("default")
+    workers = args.workers or default_workers()
     speed = []
     for split in () if args.no_baselines else ("leave-last-out", "time"):
         weights = [float(w) for w in args.co_read_weights.split(",") if w.strip()]
         rankers = [Ranker("feed", config), *baselines(config), co_read_ranker(config)]
         rankers += co_read_variants(config, weights)
-        speed += compare_engines(config, rankers, split, args.max_events, args.sql_events)
+        speed += compare_engines(config, rankers, split, args.max_events, args.sql_events, workers)
     if speed:
         print_table(
             f"speed ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f})",
@@ -144,7 +156,9 @@ def main() -> None:
             speed,
         )
     if args.tune:
-        tuned = tune(config, trials=args.trials, split="time", max_events=args.max_events)
+        tuned = tune(
+            config, trials=args.trials, split="time", max_events=args.max_events, workers=workers
+        )
         print(
             f"\ntune ({tuned.trials} trials, {tuned.validation_events} validation / "
             f"{tuned.test_events} test events, {tuned.replay.events_per_second:.0f} events/s):"

@@ -40,6 +40,8 @@ def test_evaluate_rejects_bad_arguments(news_section):
         call_command("neural_feed_evaluate", "--apply")
     with pytest.raises(CommandError, match="not a date"):
         call_command("neural_feed_evaluate", "--since", "yesterday")
+    with pytest.raises(CommandError, match="--workers must be 1 or more"):
+        call_command("neural_feed_evaluate", "--workers", "0")
 
 
 def test_tune_refuses_below_the_minimum(news_section):

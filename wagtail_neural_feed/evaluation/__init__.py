@@ -8,6 +8,7 @@ history.py           the interaction snapshot, the split, the held-out events (s
 rankers.py           the feed and the baselines, each ranked by the real statement
 replay.py            the leak-free replay: state as of each held-out event, then rank (SQL path)
 fast.py              the fast engine's run: batches of events, the check against SQL
+workers.py           the fast engine over several processes: contiguous chunks of time
 catalogue.py         the fast engine's pages and the feed's filters as masks
 state.py             the fast engine's state: counters, reads, profiles, co-reads
 engine.py            the fast engine's ranking of a batch (scores, top, diversity)

@@ -28,7 +28,7 @@ from ..ranking import RankedRow, Scope, pool_size, query_vector
 from ..ranking.scoring import list_weights
 from .batch import NO_SCORE, freshness_rows, top_rows
 from .catalogue import Catalogue, ListScope
-from .rankers import Ranker, random_draws
+from .rankers import Ranker, draws_from, page_draw_part
 from .state import ReplayState
 
 SECONDS_PER_DAY = 86400.0
@@ -56,7 +56,7 @@ class Moment:
     profile: np.ndarray | None
     context_page: int | None
     scope: ListScope
-    #: Per ranker: the column of its query vector in the batch's similarities, or -1.
+    #: Per ranker: the row of its query vector in the batch's similarities, or -1.
     columns: list[int]
     weights: list
 
@@ -83,6 +83,15 @@ class FastEngine:
             for r in rankers
         ]
         self.pools = [pool_size(r.config, k) for r in rankers]
+        self.personal = [r.personal and not r.random and not r.co_read for r in rankers]
+        #: Rankers that share a filter (page types, section, the "already read" rule).
+        self.groups: dict = {}
+        for index, ranker in enumerate(self.rankers):
+            config = ranker.config
+            key = (config.page_types, config.root_page_id, _reads_interactions(config))
+            self.groups.setdefault(key, []).append(index)
+        #: The random ranker's draw: the page's part, the same for every event.
+        self.page_draws = page_draw_part(self.catalogue.page_ids)[None, :]
         published = self.catalogue.published
         #: Publication times, -inf for pages never published (always shown).
         self.published_or_never = np.where(np.isnan(published), -np.inf, published)
@@ -100,9 +109,8 @@ class FastEngine:
             item = int(self.catalogue.index_of([context_page])[0])
             context = self.catalogue.vectors[item] if item >= 0 else None
         columns, weights, seen = [], [], {}
-        for ranker in self.rankers:
-            personal = ranker.personal and not ranker.random and not ranker.co_read
-            scope = Scope(
+        scopes = {
+            personal: Scope(
                 reader_id=reader,
                 profile=profile if personal else None,
                 context=context if personal else None,
@@ -111,8 +119,18 @@ class FastEngine:
                 locale_id=None,
                 popularity_max=counters.maximum,
             )
+            for personal in (False, True)
+        }
+        for ranker, personal in zip(self.rankers, self.personal, strict=True):
+            scope = scopes[personal]
             config = ranker.config
-            key = (personal, config.context_weight, "context" in config.cold_start)
+            # Without a context page the query vector is the profile's, whatever the
+            # feed's context settings: one vector (one similarity column) for all.
+            key = (
+                (personal,)
+                if context is None or not personal
+                else (personal, config.context_weight, "context" in config.cold_start)
+            )
             if key not in seen:
                 vector = query_vector(config, scope)
                 seen[key] = -1 if vector is None else len(queries)
@@ -141,12 +159,13 @@ class FastEngine:
         )
 
     def similarities(self, queries: list[np.ndarray]) -> np.ndarray:
-        """Cosine similarity of every page to every query vector (pgvector's ``1 - <=>``)."""
+        """Cosine similarity of every query vector (a row) to every page (a column),
+        pgvector's ``1 - <=>``: rows, so each event's scores read contiguous memory."""
         if not queries:
-            return np.zeros((len(self.catalogue), 0))
+            return np.zeros((0, len(self.catalogue)))
         matrix = np.stack(queries).astype(np.float32)
-        dots = (self.catalogue.vectors @ matrix.T).astype(np.float64)
-        norms = np.outer(self.catalogue.norms, np.linalg.norm(matrix.astype(np.float64), axis=1))
+        dots = np.array((self.catalogue.vectors @ matrix.T).T, dtype=np.float64, order="C")
+        norms = np.outer(np.linalg.norm(matrix.astype(np.float64), axis=1), self.catalogue.norms)
         return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
 
     # --- the lists --------------------------------------------------------------
@@ -156,18 +175,13 @@ class FastEngine:
         lists: list[list] = [[None] * len(self.rankers) for _ in moments]
         self._terms = {}
         now = np.array([moment.now for moment in moments])
-        groups: dict = {}
-        for index, ranker in enumerate(self.rankers):
-            config = ranker.config
-            key = (config.page_types, config.root_page_id, _reads_interactions(config))
-            groups.setdefault(key, []).append(index)
-        for members in groups.values():
+        for members in self.groups.values():
             mask = self._eligible(self.rankers[members[0]].config, moments, now)
             scored = []
             for index in members:
                 ranker = self.rankers[index]
                 if ranker.random:
-                    draws = random_draws(self.catalogue.page_ids[None, :], _seqs(moments))
+                    draws = draws_from(self.page_draws, _seqs(moments))
                     scores = np.where(mask, -draws.astype(np.float64), NO_SCORE)
                     for row, (items, _) in enumerate(top_rows(scores, self.k)):
                         positions = -np.arange(1, len(items) + 1, dtype=np.float64)
@@ -211,14 +225,19 @@ class FastEngine:
             self._terms[key_p] = np.stack([m.popularity[key_p[1]] for m in moments])
         w_fresh = np.array([w.freshness for w in weights])[:, None]
         w_pop = np.array([w.popularity for w in weights])[:, None]
-        scores = w_fresh * self._terms[key]
+        # In place, in the order SQL adds the terms; a term whose weight is 0 on every
+        # row adds exactly 0 (the terms are finite) and is skipped.
+        scores = np.multiply(w_fresh, self._terms[key])
+        part = np.empty_like(scores)
         columns = [moment.columns[index] for moment in moments]
         if any(column >= 0 for column in columns):
             w_sim = [w.similarity if c >= 0 else 0.0 for w, c in zip(weights, columns, strict=True)]
-            sims = similarities[:, columns].T  # a column -1 is multiplied by 0
-            scores = np.array(w_sim)[:, None] * sims + scores
-        scores = scores + w_pop * self._terms[key_p]
-        scores = np.where(mask, scores, NO_SCORE)
+            if any(w_sim):
+                sims = similarities[columns]  # a row -1 is multiplied by 0
+                scores += np.multiply(np.array(w_sim)[:, None], sims, out=part)
+        if w_pop.any():
+            scores += np.multiply(w_pop, self._terms[key_p], out=part)
+        np.copyto(scores, NO_SCORE, where=~mask)
         for row, (items, values) in enumerate(top_rows(scores, self.pools[index])):
             lists[row][index] = self._diversified(index, Ranked(items, values), moments[row])
 
@@ -261,8 +280,10 @@ class FastEngine:
         items, counts = self.state.co_reads(anchor, moment.reader, moment.before)
         keep = eligible[items]
         items, counts = items[keep], counts[keep].astype(np.float64)
-        ((top, values),) = top_rows(counts[None, :], self.k)
-        return Ranked(items[top], values)
+        # Counts are positive and items ascending: a stable sort on the count is
+        # ORDER BY count DESC, page_id (top_rows' order, without its partition).
+        top = np.argsort(-counts, kind="stable")[: self.k]
+        return Ranked(items[top], counts[top])
 
 
 def _seqs(moments: list[Moment]) -> np.ndarray:

@@ -26,15 +26,17 @@ from .catalogue import default_scope, load_catalogue
 from .engine import FastEngine, Moment
 from .history import HeldOutEvent, HistorySummary
 from .impression_scores import ImpressionScorer
-from .metrics import intra_list_diversities
+from .metrics import item_diversities, unit_rows
 from .parity import compare
 from .report import Report
 from .state import ReplayState, load_events
+from .workers import chunk_bounds, run_chunks, usable_workers
 
 #: Held-out events whose similarities are computed in one matrix product.
 BATCH = 64
-#: Events scored together (their score matrices stay small enough for the cache).
-SCORE_BATCH = 16
+#: Score-matrix cells (events x catalogue pages) scored together: 64 events at 5 000
+#: pages, 16 at 32 000 (each matrix stays near 4 MB).
+SCORE_CELLS = 2**19
 #: Events always checked against SQL at the start of a run.
 FIRST_CHECKS = 3
 #: Rankers checked per checked event (with more, a window moves along them).
@@ -82,26 +84,45 @@ class FastReplay:
         return self.catalogue.page_ids[later].tolist()
 
     def run(self, report: Report, reference: Callable | None) -> None:
-        """Rank every held-out event; ``reference(event)``: the SQL lists, for the check."""
+        """Rank every held-out event; ``reference(event)``: the SQL lists, for the check.
+        With ``replay.workers`` > 1, contiguous chunks of events are ranked in worker
+        processes (:mod:`.workers`) and added to ``report`` in time order."""
+        workers = usable_workers(self.replay.workers)
+        if len(chunk_bounds(self.summary.held_out, workers, BATCH)) > 1:
+            events = list(history.held_out_events())
+            if self.impressions is not None:
+                self.impressions.materialise()  # the workers do not query the database
+            bounds = chunk_bounds(len(events), workers, BATCH)
+            run_chunks(self, events, bounds, BATCH, report, reference)
+            return
         batch: list[HeldOutEvent] = []
         done = 0
         for event in history.held_out_events():
             batch.append(event)
             if len(batch) == BATCH:
-                done = self._batch(batch, done, report, reference)
+                done = self.record(batch, *self.rank_batch(batch, report), done, report, reference)
                 batch = []
-        done = self._batch(batch, done, report, reference)
+        if batch:
+            done = self.record(batch, *self.rank_batch(batch, report), done, report, reference)
         if self.impressions is not None:
             self.impressions.score_until(None, report)
 
-    def _batch(self, events, done: int, report: Report, reference) -> int:
-        if not events:
-            return done
+    def skip_to(self, events: list[HeldOutEvent], start: int) -> None:
+        """Bring the state to where one process has it before ``events[start]``: the
+        counters moved one held-out event at a time, the impressions until then passed."""
+        for event in events[:start]:
+            self.state.advance(event.before)
+        if start and self.impressions is not None:
+            self.impressions.skip_until(events[start - 1].created_at)
+
+    def rank_batch(self, events: list[HeldOutEvent], sink) -> tuple[list, list]:
+        """Every ranker's list for each of ``events`` and each list's diversity;
+        impressions shown before them are scored into ``sink`` (a report) on the way."""
         queries: list[np.ndarray] = []
         moments: list[Moment] = []
         for event in events:
             if self.impressions is not None:
-                self.impressions.score_until(event.created_at, report)
+                self.impressions.score_until(event.created_at, sink)
             self.state.advance(event.before)
             context = None
             if self.replay.context == "last":
@@ -118,16 +139,29 @@ class FastReplay:
             moments.append(moment)
             self.replay.observe(event, moment)
         similarities = self.engine.similarities(queries)
-        names = [ranker.name for ranker in self.replay.rankers]
+        rows = max(1, min(BATCH, SCORE_CELLS // max(len(self.catalogue), 1)))
         ranked_lists = [
             lists
-            for start in range(0, len(moments), SCORE_BATCH)
-            for lists in self.engine.rank(moments[start : start + SCORE_BATCH], similarities)
+            for start in range(0, len(moments), rows)
+            for lists in self.engine.rank(moments[start : start + rows], similarities)
         ]
+        # Each distinct list once (baselines often repeat one), from the listed pages'
+        # unit vectors, each normalised once per batch.
+        distinct: dict[bytes, int] = {}
+        listed_items = [ranked.items for lists in ranked_lists for ranked in lists]
+        which = [distinct.setdefault(items.tobytes(), len(distinct)) for items in listed_items]
+        firsts = {number: items for number, items in zip(which, listed_items, strict=True)}
+        every = [firsts[number] for number in range(len(distinct))]
+        listed, inverse = np.unique(np.concatenate(every), return_inverse=True)
+        units = unit_rows(self.catalogue.vectors[listed])
+        bounds = np.cumsum([len(items) for items in every])[:-1]
+        spreads = item_diversities(units, np.split(inverse, bounds))
+        return ranked_lists, [spreads[number] for number in which]
+
+    def record(self, events, ranked_lists, spread_all, done: int, report: Report, reference) -> int:
+        """Add a batch's lists to ``report`` in order, check the chosen ones against SQL."""
+        names = [ranker.name for ranker in self.replay.rankers]
         width = len(names)
-        spread_all = intra_list_diversities(
-            [self.catalogue.vectors[r.items] for lists in ranked_lists for r in lists]
-        )
         for number, (event, lists) in enumerate(zip(events, ranked_lists, strict=True)):
             spreads = spread_all[number * width : (number + 1) * width]
             for name, ranked, spread in zip(names, lists, spreads, strict=True):

@@ -171,13 +171,14 @@ def held_out_events(chunk: int = 500) -> Iterator[HeldOutEvent]:
         last = rows[-1][0]
 
 
-def replay_events(after: int, upto: int) -> None:
+def replay_events(after: int, upto: int, *, co_reads: bool = True) -> None:
     """Insert events ``after+1 .. upto`` as interactions and add them to the decayed counters.
 
     ``upto`` is always some held-out event's ``before``; the range may span
     several of the replay's batches (the fast engine's parity check jumps
     ahead). Each counter ends referenced to its last batch's time
     (``batch_at``), exactly as if the batches had been applied one by one.
+    ``co_reads=False`` leaves the co-read store alone (no statement ranked reads it).
     """
     half_life = float(neural_feed_settings.POPULARITY_HALF_LIFE_DAYS) * 86400.0
     popularity = PagePopularity._meta.db_table
@@ -210,6 +211,8 @@ def replay_events(after: int, upto: int) -> None:
                 computed_at = EXCLUDED.computed_at""",
             {"after": after, "upto": upto, "h": half_life},
         )
+        if not co_reads:
+            return
         # The co-read store as the profile job keeps it: the new interactions
         # (ids in time order) paired with the reader's earlier ones.
         cursor.execute(f"SELECT COALESCE(max(id), 0) FROM {Interaction._meta.db_table}")

@@ -45,6 +45,16 @@ class ImpressionScorer:
             self._score(*self.pending, report)
             self.pending = next(self.rows, None)
 
+    def materialise(self) -> None:
+        """Read the rest of the impressions now (worker processes cannot query)."""
+        rest = list(self.rows)
+        self.rows = iter(rest)
+
+    def skip_until(self, until: datetime) -> None:
+        """Pass over the impressions shown at or before ``until`` (scored elsewhere)."""
+        while self.pending is not None and self.pending[2] <= until:
+            self.pending = next(self.rows, None)
+
     def _score(self, list_id, reader, shown_at, page_ids, clicked, context, report) -> None:
         engine, state = self.engine, self.engine.state
         now = (shown_at - self.base).total_seconds()

@@ -115,11 +115,36 @@ def intra_list_diversities(lists: Sequence[np.ndarray]) -> list[float | None]:
             by_length.setdefault(len(vectors), []).append(index)
     for n, members in by_length.items():
         stack = np.stack([np.asarray(lists[i], dtype=np.float64) for i in members])
-        norms = np.linalg.norm(stack, axis=2, keepdims=True)
-        norms[norms == 0] = 1.0
-        unit = stack / norms
-        cosine = unit @ unit.transpose(0, 2, 1)
-        pair_sums = (cosine.sum(axis=(1, 2)) - np.trace(cosine, axis1=1, axis2=2)) / 2
-        for i, value in zip(members, 1.0 - pair_sums / (n * (n - 1) / 2), strict=True):
-            result[i] = float(value)
+        _pair_diversities(unit_rows(stack), members, n, result)
     return result
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """``vectors`` (the last axis) scaled to unit length in float64; zero rows stay zero."""
+    matrix = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return matrix / norms
+
+
+def item_diversities(units: np.ndarray, lists: Sequence[np.ndarray]) -> list[float | None]:
+    """:func:`intra_list_diversities` of lists of row numbers into ``units``
+    (:func:`unit_rows` of a catalogue, computed once): the same values, without
+    converting and normalising every listed vector again."""
+    result: list[float | None] = [None] * len(lists)
+    by_length: dict[int, list[int]] = {}
+    for index, items in enumerate(lists):
+        if len(items) >= 2:
+            by_length.setdefault(len(items), []).append(index)
+    for n, members in by_length.items():
+        rows = np.stack([lists[i] for i in members])
+        _pair_diversities(units[rows], members, n, result)
+    return result
+
+
+def _pair_diversities(unit: np.ndarray, members: list[int], n: int, result: list) -> None:
+    """1 - the mean cosine over the pairs of each list of ``unit`` (lists, n, dimensions)."""
+    cosine = unit @ unit.transpose(0, 2, 1)
+    pair_sums = (cosine.sum(axis=(1, 2)) - np.trace(cosine, axis1=1, axis2=2)) / 2
+    for i, value in zip(members, 1.0 - pair_sums / (n * (n - 1) / 2), strict=True):
+        result[i] = float(value)

@@ -58,8 +58,18 @@ RANDOM_DRAW_SQL = f"mod((h.x # (h.x >> 13)) * 48271, {_MODULUS})"
 
 def random_draws(page_ids: np.ndarray, salt) -> np.ndarray:
     """``RANDOM_DRAW_SQL`` for many pages (and salts: arrays broadcast) at once."""
+    return draws_from(page_draw_part(page_ids), salt)
+
+
+def page_draw_part(page_ids: np.ndarray) -> np.ndarray:
+    """The page's share of the draw's first round (the same for every event)."""
+    return (page_ids % _MODULUS) * 48271
+
+
+def draws_from(page_part: np.ndarray, salt) -> np.ndarray:
+    """:func:`random_draws` from :func:`page_draw_part`, computed once per catalogue."""
     salt = np.asarray(salt, dtype=np.int64)
-    x = ((page_ids % _MODULUS) * 48271 + (salt % _MODULUS) * 16807 + 1) % _MODULUS
+    x = (page_part + (salt % _MODULUS) * 16807 + 1) % _MODULUS
     x = (x * 69621) % _MODULUS
     return ((x ^ (x >> 13)) * 48271) % _MODULUS
 

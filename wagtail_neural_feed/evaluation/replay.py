@@ -63,6 +63,7 @@ from .fast import FastReplay
 from .history import EVENTS_TABLE, HeldOutEvent, HistorySummary
 from .rankers import Ranker, baselines, rank_all
 from .report import Report
+from .workers import cpu_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -80,9 +81,9 @@ class ReplayResult:
     catalogue_size: int
     seconds: float
     engine: str = "sql"
-    #: Processor time of this process in the loop (on a loaded host, closer to
-    #: what the loop costs than the wall clock; the SQL engine's work is mostly
-    #: PostgreSQL's, not counted here).
+    #: Processor time of this process and its workers in the loop (on a loaded
+    #: host, closer to what the loop costs than the wall clock; the SQL engine's
+    #: work is mostly PostgreSQL's, not counted here).
     cpu_seconds: float = 0.0
 
     @property
@@ -113,6 +114,7 @@ class Replay:
         engine: str = "fast",
         check_every: int = DEFAULT_CHECK_EVERY,
         score_impressions: bool = True,
+        workers: int = 1,
     ) -> None:
         if engine not in ENGINES:
             raise EvaluationError(f"engine must be one of {', '.join(ENGINES)}.")
@@ -138,7 +140,12 @@ class Replay:
         )
         self.min_held_out = min_held_out
         self.progress = progress
+        if workers < 1:
+            raise EvaluationError("workers must be 1 or more.")
         self.engine, self.check_every = engine, check_every
+        #: Fast engine: processes ranking contiguous chunks of the held-out events
+        #: (:mod:`.workers`); the results are the same as with one.
+        self.workers = workers
         self.fast: FastReplay | None = None
         #: Score stored impressions too (the fast engine only).
         self.score_impressions = score_impressions and engine == "fast"
@@ -193,12 +200,12 @@ class Replay:
         elif self.check_every > 0:
             # The check excludes unpublished pages by id (cheaper than hiding them).
             self._start(summary.first_at, hide=False)
-        started, cpu = time.monotonic(), time.process_time()
+        started, cpu = time.monotonic(), cpu_seconds()
         if fast is not None:
             fast.run(report, self._reference if self.check_every > 0 else None)
         else:
             self._run_sql(report, summary)
-        seconds, cpu = time.monotonic() - started, time.process_time() - cpu
+        seconds, cpu = time.monotonic() - started, cpu_seconds() - cpu
         return ReplayResult(summary, report, catalogue, seconds, self.engine, cpu)
 
     def _run_sql(self, report: Report, summary: HistorySummary) -> None:
@@ -276,7 +283,7 @@ class Replay:
     def _advance(self, upto: int, now: datetime) -> None:
         """Replay events ``applied+1 .. upto`` (all strictly before ``now``); reveal pages."""
         if upto > self.applied:
-            history.replay_events(self.applied, upto)
+            history.replay_events(self.applied, upto, co_reads=self._reads_co_reads())
             if self.track_last_pages:
                 self._remember_last_pages(self.applied, upto)
             self.applied = upto
@@ -285,6 +292,14 @@ class Replay:
             revealed.append(self.hidden.popleft()[1])
         if revealed:
             PageEmbedding.objects.filter(page_id__in=revealed).update(live=True)
+
+    def _reads_co_reads(self) -> bool:
+        """Whether a statement ranked may read the co-read store. The fast engine's
+        check ranks only feeds without the co-read term, so unless one has the
+        co-read cold start the store is not kept (most of the check's time)."""
+        if self.fast is None:
+            return True
+        return any("co_read" in ranker.config.cold_start for ranker in self.rankers)
 
     def _remember_last_pages(self, after: int, upto: int) -> None:
         with connection.cursor() as cursor:

@@ -182,12 +182,15 @@ class ReplayState:
         items = self.event_item[rows]
         rows, items = rows[items >= 0], items[items >= 0]
         for accepts in chain:
-            keep = np.ones(len(items), dtype=bool) if accepts is None else accepts[items]
-            if not keep.any():
+            kept_rows, kept_items = rows, items
+            if accepts is not None:
+                keep = accepts[items]
+                kept_rows, kept_items = rows[keep], items[keep]
+            if not len(kept_rows):
                 continue
-            times, weights = self.log.time[rows[keep]], self.log.weight[rows[keep]]
+            times, weights = self.log.time[kept_rows], self.log.weight[kept_rows]
             coefficients = weights * np.power(2.0, -(times[-1] - times) / self.profile_seconds)
-            total = coefficients @ self.catalogue.vectors[items[keep]].astype(np.float64)
+            total = coefficients @ self.catalogue.vectors[kept_items].astype(np.float64)
             if has_direction(total):
                 return normalise(total)
         return None
