@@ -105,7 +105,12 @@ def test_tune_command_prints_the_feed_to_paste(news_section):
     assert "the best fixed blend" in text and "test events the tuned setting" in text
 
 
-def test_trial_grid_and_feed_source():
+def test_trial_grid_and_feed_source(monkeypatch):
+    from wagtail_neural_feed import feeds
+    from wagtail_neural_feed.feeds import reset_feed_registry
+
+    # The pasted class registers itself: keep it out of later tests' registry.
+    monkeypatch.setattr(feeds, "_registry", dict(feeds._registry))
     config = FeedConfig(slug="news", freshness_weight=0.2, popularity_weight=0.1)
     grid = trial_configs(config, trials=None)
     assert len(grid) == 8 * 5 * 4 - 1  # the current setting (on the grid) is not a trial
@@ -121,6 +126,8 @@ def test_trial_grid_and_feed_source():
     resolved = namespace["NewsFeed"].resolve()
     assert resolved.slug == "news"
     assert resolved.freshness_weight == grid[0].freshness_weight
+    monkeypatch.undo()
+    reset_feed_registry()
 
 
 def test_evaluate_with_co_read(news_section):
