@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('wagtail_neural_feed', '0010_embedding_lexemes'),
+        ('wagtail_neural_feed', '0011_hot_tier_range_indexes'),
     ]
 
     operations = [
