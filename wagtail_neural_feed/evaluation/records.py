@@ -99,7 +99,12 @@ def headline(run: EvaluationRun) -> dict[str, Any]:
     """The feed's NDCG@k and hit rate@k against the best baseline (by NDCG@k)."""
     ndcg, hit = f"ndcg@{run.k}", f"hit_rate@{run.k}"
     feed = run.metrics.get(FEED_RANKER) or {}
-    baselines = {name: values for name, values in run.metrics.items() if name not in NOT_BASELINES}
+    baselines = {
+        name: values
+        for name, values in run.metrics.items()
+        # Settings ranked with --weights / --grid ("sim=1,fresh=...") are candidates, not baselines.
+        if name not in NOT_BASELINES and "=" not in name
+    }
     best_name = max(baselines, key=lambda name: baselines[name].get(ndcg) or 0.0, default=None)
     best = baselines.get(best_name) or {}
     return {
