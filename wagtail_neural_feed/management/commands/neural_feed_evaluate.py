@@ -94,19 +94,7 @@ class Command(BaseCommand):
             default="",
             help="Also rank the feed with these co-read weights, e.g. 0.3,0.6,1.0.",
         )
-        parser.add_argument(
-            "--weights",
-            action="append",
-            default=[],
-            help="Also rank the feed with these values, e.g. sim=1,fresh=1,half_life=2,pop=0.5 "
-            "(keys: sim, fresh, half_life, pop, context, co_read; others keep the feed's); "
-            "repeat the option or separate settings with ';'.",
-        )
-        parser.add_argument(
-            "--grid",
-            action="store_true",
-            help="Also rank every setting of --tune's grid (one replay, no choice made).",
-        )
+        _add_setting_arguments(parser)
         parser.add_argument("--tune", action="store_true", help="Search the feed's weights.")
         parser.add_argument(
             "--trials",
@@ -282,6 +270,22 @@ class Command(BaseCommand):
             f"Applied to admin feed {slug!r} (change {change.pk}; revert it on the "
             "Recommendations dashboard)."
         )
+
+
+def _add_setting_arguments(parser) -> None:
+    parser.add_argument(
+        "--weights",
+        action="append",
+        default=[],
+        help="Also rank the feed with these values, e.g. sim=1,fresh=1,half_life=2,pop=0.5 "
+        "(keys: sim, fresh, half_life, pop, context, co_read; others keep the feed's); "
+        "repeat the option or separate settings with ';'.",
+    )
+    parser.add_argument(
+        "--grid",
+        action="store_true",
+        help="Also rank every setting of --tune's grid (one replay, no choice made).",
+    )
 
 
 def _setting_rankers(config, options: dict) -> list[Ranker]:
