@@ -136,7 +136,7 @@ def main() -> None:
         co_read_ranker,
         co_read_variants,
     )
-    from wagtail_neural_feed.evaluation.tuning import tune
+    from wagtail_neural_feed.evaluation.tuning import best_fixed_baseline, tune
     from wagtail_neural_feed.evaluation.workers import default_workers
     from wagtail_neural_feed.feeds import get_feed_config
 
@@ -170,6 +170,9 @@ def main() -> None:
             f"(gain {tuned.gain:+.4f}); validation {tuned.validation[0]:.4f} -> "
             f"{tuned.validation[1]:.4f}"
         )
+        fixed = best_fixed_baseline(tuned)
+        if fixed is not None:
+            print(f"  best fixed blend on the same test events: {fixed[0]} {fixed[1]:.4f}")
 
 
 if __name__ == "__main__":

@@ -319,11 +319,13 @@ def reader_request(world: dict, reader):
     return request
 
 
-def bench_feed(world: dict, candidates: int | None):
-    """The feed under test: page type, section and (always on) site and locale filters."""
+def bench_feed(world: dict, candidates: int | None, weights: str | None = None):
+    """The feed under test: page type, section and (always on) site and locale filters;
+    ``weights`` ("sim=1,fresh=1,half_life=0.5,pop=1") replaces its weights."""
     from wagtail_neural_feed import FeedConfig
+    from wagtail_neural_feed.evaluation.tuning import parse_weights
 
-    return FeedConfig(
+    feed = FeedConfig(
         slug="bench",
         page_types=("testapp.NewsPage",),
         root_page_id=world["section_a"].pk,
@@ -334,6 +336,7 @@ def bench_feed(world: dict, candidates: int | None):
         exclude_read=True,
         candidates=candidates,
     )
+    return parse_weights(weights, feed) if weights else feed
 
 
 def is_ranking_statement(sql: str) -> bool:
@@ -341,14 +344,16 @@ def is_ranking_statement(sql: str) -> bool:
     return sql.lstrip().upper().startswith("WITH")
 
 
-def measure_ours(world: dict, queries: int, candidates: int | None) -> dict:
+def measure_ours(
+    world: dict, queries: int, candidates: int | None, weights: str | None = None
+) -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
     from wagtail_neural_feed import recommend
 
-    feed = bench_feed(world, candidates)
+    feed = bench_feed(world, candidates, weights)
     readers = world["readers"]
     requests = {reader.pk: reader_request(world, reader) for reader in readers}
     now = timezone.now()
@@ -528,7 +533,7 @@ def measure_size(size: int, args: argparse.Namespace) -> dict:
         world["scope_indexes"] = scope_indexes(args.scope_indexes)
     else:
         world = build_world(size, readers=args.readers, rebuild=args.rebuild)
-    ours = measure_ours(world, args.queries, args.candidates)
+    ours = measure_ours(world, args.queries, args.candidates, args.weights)
     floor = measure_hnsw_floor(world, args.queries)
     # django-neural-feed's items carry a section, not a site: one-site worlds only.
     skip = args.skip_comparison or args.shared_sites
@@ -681,6 +686,12 @@ def main() -> None:
         choices=["auto", "none"],
         default="auto",
         help="with --shared-sites: partial indexes per site (auto) or the shared index alone",
+    )
+    parser.add_argument(
+        "--weights",
+        default=None,
+        help="The feed's weights instead of 0.2 / 0.1 / 14 d, e.g. "
+        "sim=1,fresh=1,half_life=0.5,pop=1 (neural_feed_evaluate --weights form).",
     )
     parser.add_argument("--child-output", help=argparse.SUPPRESS)
     args = parser.parse_args()

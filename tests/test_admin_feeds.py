@@ -170,12 +170,12 @@ def test_a_code_feed_wins_its_slug(site, caplog):
 
 def test_a_save_in_another_process_is_seen_on_the_next_list(site):
     """Another process = a saved row this process was not told about, plus a new stamp."""
-    make_feed(site)
-    assert registered_feeds()["science"].freshness_weight == 0.2
-    AdminFeed.objects.filter(slug="science").update(freshness_weight=0.9)  # no signal here
-    assert registered_feeds()["science"].freshness_weight == 0.2  # stamp unchanged: cached
+    saved = make_feed(site).freshness_weight
+    assert registered_feeds()["science"].freshness_weight == saved
+    AdminFeed.objects.filter(slug="science").update(freshness_weight=saved + 0.7)  # no signal
+    assert registered_feeds()["science"].freshness_weight == saved  # stamp unchanged: cached
     cache.set(VERSION_KEY, "another process saved a feed")
-    assert registered_feeds()["science"].freshness_weight == 0.9
+    assert registered_feeds()["science"].freshness_weight == saved + 0.7
 
 
 def test_save_and_delete_bump_the_stamp_after_commit(site):
@@ -245,7 +245,8 @@ def test_an_edited_feed_misses_the_rendered_list_cache(site, make_article, setti
     settings.WAGTAIL_NEURAL_FEED = {**settings.WAGTAIL_NEURAL_FEED, "LIST_CACHE_SECONDS": 60}
     make_article("Cells", "Biology of cells")
     make_article("Stars", "Astronomy of stars")
-    feed = make_feed(site, page_types=[])
+    # Freshness not alone (weight 0.5, similarity 1): a score that is not its freshness.
+    feed = make_feed(site, page_types=[], freshness_weight=0.5)
     request = RequestFactory().get("/", HTTP_HOST="localhost")
     before = recommendation_list(request, feed="science", limit=2)
     assert any(

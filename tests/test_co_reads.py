@@ -160,7 +160,14 @@ def test_a_context_list_brings_in_pages_read_with_it(pages, ranking_path):
         refresh_popularity()
     p, q = pages["P"], pages["Q"]
     reader = make_reader(axis(0))
-    off = FeedConfig(slug="co", candidates=3)
+    # The world is laid out for a similarity-led feed: Q must not make the list on merit.
+    off = FeedConfig(
+        slug="co",
+        candidates=3,
+        freshness_weight=0.2,
+        popularity_weight=0.1,
+        freshness_half_life_days=14.0,
+    )
     on = replace(off, co_read_weight=1.0)
     without = recommend(reader, feed=off, limit=3, context_page=p)
     assert q.pk not in ids(without)  # far from P and the reader: not on merit alone
@@ -168,7 +175,8 @@ def test_a_context_list_brings_in_pages_read_with_it(pages, ranking_path):
     assert ids(listed)[0] == q.pk
     got = listed[0].recommendation
     # The score is the formula plus the co-read term: Q is P's only visible co-read (1.0).
-    formula = got.similarity + 0.2 * got.freshness + 0.1 * got.popularity
+    formula = got.similarity + off.freshness_weight * got.freshness
+    formula += off.popularity_weight * got.popularity
     assert got.score == pytest.approx(formula + 1.0, abs=1e-6)
     # Never a page the reader may not see: R is restricted, S unpublished.
     longer = recommend(reader, feed=on, limit=6, context_page=p)

@@ -11,9 +11,18 @@ from django.test import override_settings
 
 from tests.factories import SectionPageFactory
 from tests.news_world import build_news_world
-from wagtail_neural_feed.evaluation.tuning import feed_class_source, trial_configs, tune
+from wagtail_neural_feed.evaluation.records import headline
+from wagtail_neural_feed.evaluation.tuning import (
+    feed_class_source,
+    parse_weights,
+    trial_configs,
+    tune,
+    weights_label,
+)
 from wagtail_neural_feed.feeds import FeedConfig, get_feed_config
-from wagtail_neural_feed.models import Interaction
+from wagtail_neural_feed.models import EvaluationRun, Interaction
+
+NAMED_BASELINES = {"most recent", "most popular", "pure similarity", "recent + popular"}
 
 
 @pytest.fixture
@@ -94,14 +103,24 @@ def test_tune_command_prints_the_feed_to_paste(news_section):
             stdout=out,
         )
     text = out.getvalue()
-    assert "freshness_weight: 0.2 ->" in text and "gain" in text
+    current = get_feed_config("default").freshness_weight
+    assert f"freshness_weight: {current} ->" in text and "gain" in text
     assert "class DefaultFeed(Feed):" in text or "already the best" in text
+    # The tuned setting against the best fixed blend, on the same test events.
+    assert "the best fixed blend" in text and "test events the tuned setting" in text
 
 
-def test_trial_grid_and_feed_source():
-    config = FeedConfig(slug="news")
+def test_trial_grid_and_feed_source(monkeypatch):
+    from wagtail_neural_feed import feeds
+    from wagtail_neural_feed.feeds import reset_feed_registry
+
+    # The pasted class registers itself: keep it out of later tests' registry.
+    monkeypatch.setattr(feeds, "_registry", dict(feeds._registry))
+    config = FeedConfig(slug="news", freshness_weight=0.2, popularity_weight=0.1)
     grid = trial_configs(config, trials=None)
     assert len(grid) == 8 * 5 * 4 - 1  # the current setting (on the grid) is not a trial
+    off_grid = FeedConfig(slug="news", freshness_half_life_days=5.0)
+    assert len(trial_configs(off_grid, trials=None)) == 8 * 5 * 4
     assert len(trial_configs(config, trials=5, seed=1)) == 5
     assert trial_configs(config, trials=5, seed=1) == trial_configs(config, trials=5, seed=1)
     with_context = trial_configs(config, trials=None, with_context=True)
@@ -112,6 +131,8 @@ def test_trial_grid_and_feed_source():
     resolved = namespace["NewsFeed"].resolve()
     assert resolved.slug == "news"
     assert resolved.freshness_weight == grid[0].freshness_weight
+    monkeypatch.undo()
+    reset_feed_registry()
 
 
 def test_evaluate_with_co_read(news_section):
@@ -119,3 +140,56 @@ def test_evaluate_with_co_read(news_section):
     out = StringIO()
     call_command("neural_feed_evaluate", "--co-read", stdout=out)
     assert "co-read" in out.getvalue()
+
+
+def test_weights_are_parsed_and_named():
+    config = FeedConfig(slug="news")
+    setting = parse_weights("sim=1, fresh=2,half_life=0.5,pop=0.3", config)
+    assert (setting.freshness_weight, setting.freshness_half_life_days) == (2.0, 0.5)
+    assert setting.popularity_weight == 0.3 and setting.slug == "news"
+    assert weights_label(setting) == "sim=1,fresh=2,half_life=0.5,pop=0.3"
+    assert parse_weights(weights_label(setting), config) == setting  # round trip
+    assert parse_weights("pop=2", config).freshness_weight == config.freshness_weight
+    labelled = weights_label(parse_weights("co_read=0.3,context=0.6", config), context=True)
+    assert labelled.endswith(",context=0.6,co_read=0.3")
+    for bad, message in (("fresh", "key=value"), ("speed=1", "key=value"), ("pop=x", "not a")):
+        with pytest.raises(ValueError, match=message):
+            parse_weights(bad, config)
+
+
+def test_evaluate_given_weights_and_the_grid(news_section, tmp_path):
+    build_news_world(news_section, pages=40, readers=8, reads_per_reader=4, seed=6)
+    path = tmp_path / "grid.json"
+    call_command(
+        "neural_feed_evaluate",
+        "--weights",
+        "sim=1,fresh=8,half_life=0.5,pop=0;sim=0,fresh=1,half_life=1,pop=0",
+        "--weights",
+        "sim=1,fresh=2,half_life=2,pop=0.5",
+        "--json",
+        str(path),
+        "--no-save",
+        stdout=StringIO(),
+    )
+    rankers = json.loads(path.read_text())["rankers"]
+    assert {"sim=1,fresh=8,half_life=0.5,pop=0", "sim=1,fresh=2,half_life=2,pop=0.5"} <= set(
+        rankers
+    )
+    # A setting is ranked like the baseline it equals: freshness alone is "most recent".
+    assert rankers["sim=0,fresh=1,half_life=1,pop=0"]["ndcg@10"] == pytest.approx(
+        rankers["most recent"]["ndcg@10"]
+    )
+    call_command("neural_feed_evaluate", "--grid", "--json", str(path), stdout=StringIO())
+    # Stored for the dashboard, the feed is still judged against the baselines only.
+    assert headline(EvaluationRun.objects.get())["baseline"] in NAMED_BASELINES
+    rankers = json.loads(path.read_text())["rankers"]
+    current = weights_label(get_feed_config("default"))
+    grid = [name for name in rankers if name.startswith("sim=")]
+    assert current in grid and len(grid) == len(set(grid)) >= 8 * 5 * 4
+    assert rankers[current]["ndcg@10"] == rankers["feed"]["ndcg@10"]
+    with pytest.raises(CommandError, match="--weights: "):
+        call_command("neural_feed_evaluate", "--weights", "fresh=a", stdout=StringIO())
+    with pytest.raises(CommandError, match="freshness_weight must be"):
+        call_command("neural_feed_evaluate", "--weights", "fresh=-1", stdout=StringIO())
+    with pytest.raises(CommandError, match="--tune searches its own"):
+        call_command("neural_feed_evaluate", "--tune", "--grid", stdout=StringIO())

@@ -42,6 +42,8 @@ SIMILAR_FEED = FeedConfig(
     title="More like this",
     similarity_weight=1.0,
     freshness_weight=0.05,
+    # Its own half-life: the feeds' default (chosen for "for you" lists) is not its concern.
+    freshness_half_life_days=14.0,
     popularity_weight=0.0,
     exclude_read=False,
     context_weight=1.0,

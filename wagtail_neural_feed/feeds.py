@@ -34,13 +34,15 @@ class FeedConfig:
     page_types: tuple[str, ...] = ()
     #: Only pages below this page (a section); None = the reader's whole site.
     root_page_id: int | None = None
+    #: The default weights were chosen on three kinds of reading data (docs/evaluation.md,
+    #: "Choosing the defaults"): robust across them, not the best on any one.
     similarity_weight: float = 1.0
-    freshness_weight: float = 0.2
-    popularity_weight: float = 0.1
+    freshness_weight: float = 1.0
+    popularity_weight: float = 1.0
     #: "Readers of this also read": the co-read score of a page with the
     #: context page, or with the reader's last few pages (see docs/ranking.md).
     co_read_weight: float = 0.0
-    freshness_half_life_days: float = 14.0
+    freshness_half_life_days: float = 0.5
     #: Decay of the stored popularity counters between refreshes; None = the
     #: ``POPULARITY_HALF_LIFE_DAYS`` setting (what the counters are kept at).
     popularity_half_life_days: float | None = None

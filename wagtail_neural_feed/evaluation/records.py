@@ -14,7 +14,7 @@ from django.utils import timezone
 from ..feeds import FeedConfig
 from ..models import EvaluationRun
 from .replay import ReplayResult
-from .tuning import TUNED_FIELDS, TuneResult, fixed_baselines_on_test
+from .tuning import TUNED_FIELDS, TuneResult, best_fixed_baseline, fixed_baselines_on_test
 
 #: The ranker that is the feed as configured, in an evaluation's metrics.
 FEED_RANKER = "feed"
@@ -48,6 +48,7 @@ def evaluation_payload(result: ReplayResult, feed: str, k: int) -> dict[str, Any
 
 def tuning_payload(result: TuneResult) -> dict[str, Any]:
     """A tuning run as the ``--json`` file has it."""
+    best_fixed = best_fixed_baseline(result)
     return {
         "feed": result.current.slug,
         "k": result.replay.report.k,
@@ -61,6 +62,8 @@ def tuning_payload(result: TuneResult) -> dict[str, Any]:
         "current": tuned_values(result.current),
         "best": tuned_values(result.best),
         "fixed_baselines_test_ndcg": fixed_baselines_on_test(result),
+        "best_fixed_baseline": best_fixed[0] if best_fixed else None,
+        "beats_best_fixed": result.test[1] > best_fixed[1] if best_fixed else None,
         "events_per_second": result.replay.events_per_second,
     }
 
@@ -96,7 +99,12 @@ def headline(run: EvaluationRun) -> dict[str, Any]:
     """The feed's NDCG@k and hit rate@k against the best baseline (by NDCG@k)."""
     ndcg, hit = f"ndcg@{run.k}", f"hit_rate@{run.k}"
     feed = run.metrics.get(FEED_RANKER) or {}
-    baselines = {name: values for name, values in run.metrics.items() if name not in NOT_BASELINES}
+    baselines = {
+        name: values
+        for name, values in run.metrics.items()
+        # Settings ranked with --weights / --grid ("sim=1,fresh=...") are candidates, not baselines.
+        if name not in NOT_BASELINES and "=" not in name
+    }
     best_name = max(baselines, key=lambda name: baselines[name].get(ndcg) or 0.0, default=None)
     best = baselines.get(best_name) or {}
     return {

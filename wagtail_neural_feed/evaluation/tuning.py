@@ -37,6 +37,15 @@ TUNED_FIELDS = (
     "freshness_half_life_days",
     "context_weight",
 )
+#: The short names ``--weights`` takes, and the fields they set.
+WEIGHT_KEYS = {
+    "sim": "similarity_weight",
+    "fresh": "freshness_weight",
+    "half_life": "freshness_half_life_days",
+    "pop": "popularity_weight",
+    "context": "context_weight",
+    "co_read": "co_read_weight",
+}
 
 
 @dataclass
@@ -79,6 +88,36 @@ def trial_configs(
     if trials is not None and trials < len(grid):
         grid = random.Random(seed).sample(grid, trials)
     return grid
+
+
+def parse_weights(spec: str, config: FeedConfig) -> FeedConfig:
+    """``config`` with the values of ``spec`` ("sim=1,fresh=1,half_life=2,pop=0.5"); keys
+    left out keep the feed's own. Raises ``ValueError`` naming what is wrong."""
+    values = {}
+    for part in spec.split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or key not in WEIGHT_KEYS:
+            raise ValueError(
+                f"{part.strip()!r} is not key=value with a key among {', '.join(WEIGHT_KEYS)}"
+            )
+        try:
+            values[WEIGHT_KEYS[key]] = float(value)
+        except ValueError:
+            raise ValueError(f"{key}: not a number: {value.strip()!r}") from None
+    if not values:
+        raise ValueError(f"no weights in {spec!r}")
+    return replace(config, **values)
+
+
+def weights_label(config: FeedConfig, *, context: bool = False) -> str:
+    """The setting in ``--weights`` form, e.g. "sim=1,fresh=1,half_life=2,pop=0.5"
+    (the context weight only with ``context``: it matters only with a context page)."""
+    keys = ["sim", "fresh", "half_life", "pop"] + (["context"] if context else [])
+    keys += ["co_read"] if config.co_read_weight else []
+    return ",".join(f"{key}={getattr(config, WEIGHT_KEYS[key]):g}" for key in keys)
 
 
 def tune(
@@ -138,6 +177,16 @@ def fixed_baselines_on_test(result: TuneResult) -> dict[str, float]:
         for name in FIXED_BASELINES
         if name in report.names
     }
+
+
+def best_fixed_baseline(result: TuneResult) -> tuple[str, float] | None:
+    """The fixed baseline with the highest NDCG@k on the test half, and that NDCG@k:
+    the bar the tuned setting must clear on the same events."""
+    fixed = fixed_baselines_on_test(result)
+    if not fixed:
+        return None
+    name = max(fixed, key=fixed.get)
+    return name, fixed[name]
 
 
 def feed_class_source(config: FeedConfig) -> str:

@@ -95,12 +95,12 @@ class AdminFeed(models.Model):
     )
     freshness_weight = models.FloatField(
         _("freshness weight"),
-        default=0.2,
+        default=1.0,
         help_text=_("How much recently published pages are favoured (>= 0)."),
     )
     popularity_weight = models.FloatField(
         _("popularity weight"),
-        default=0.1,
+        default=1.0,
         help_text=_("How much pages many readers read are favoured (>= 0)."),
     )
     co_read_weight = models.FloatField(
@@ -113,7 +113,7 @@ class AdminFeed(models.Model):
     )
     freshness_half_life_days = models.FloatField(
         _("freshness half-life (days)"),
-        default=14.0,
+        default=0.5,
         help_text=_("After this many days a page's freshness has halved (> 0)."),
     )
     diversity = models.CharField(

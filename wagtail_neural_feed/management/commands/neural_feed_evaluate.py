@@ -26,9 +26,12 @@ from ...evaluation.report import IMPRESSION_COLUMNS, format_table
 from ...evaluation.tuning import (
     TUNED_FIELDS,
     TuneResult,
+    best_fixed_baseline,
     feed_class_source,
-    fixed_baselines_on_test,
+    parse_weights,
+    trial_configs,
     tune,
+    weights_label,
 )
 from ...evaluation.workers import default_workers
 from ...exceptions import NeuralFeedError
@@ -99,6 +102,7 @@ class Command(BaseCommand):
             default="",
             help="Also rank the feed with these co-read weights, e.g. 0.3,0.6,1.0.",
         )
+        _add_setting_arguments(parser)
         parser.add_argument("--tune", action="store_true", help="Search the feed's weights.")
         parser.add_argument(
             "--trials",
@@ -125,6 +129,8 @@ class Command(BaseCommand):
         self.verbosity = options["verbosity"]
         if options["apply"] and not options["tune"]:
             raise CommandError("--apply needs --tune.")
+        if options["tune"] and (options["weights"] or options["grid"]):
+            raise CommandError("--weights and --grid evaluate settings; --tune searches its own.")
         if not 1 <= options["k"] <= 100:
             raise CommandError("--k must be from 1 to 100.")
         started = timezone.now()
@@ -167,6 +173,7 @@ class Command(BaseCommand):
                 if options["co_read"]:
                     rankers.append(co_read_ranker(config))
                 rankers += co_read_variants(config, _weights(options["co_read_weights"]))
+                rankers += _setting_rankers(config, options)
                 replay = Replay(config, rankers=rankers, progress=self._progress, **replay_options)
                 payload = self._report(replay.run(), config.slug, options["k"])
                 self._save(payload, "evaluate", started, options)
@@ -221,11 +228,14 @@ class Command(BaseCommand):
             f"NDCG@{k} validation {result.validation[0]:.4f} -> {result.validation[1]:.4f}; "
             f"test {result.test[0]:.4f} -> {result.test[1]:.4f} (gain {result.gain:+.4f})."
         )
-        fixed = fixed_baselines_on_test(result)
-        if fixed:
-            best_fixed = max(fixed, key=fixed.get)
+        best_fixed = best_fixed_baseline(result)
+        if best_fixed is not None:
+            name, value = best_fixed
+            verdict = "beats" if result.test[1] > value else "does not beat"
             self.stdout.write(
-                f"Best fixed baseline on the test events: {best_fixed} {fixed[best_fixed]:.4f}."
+                f"On the same {result.test_events} test events the tuned setting "
+                f"({result.test[1]:.4f}) {verdict} the best fixed blend, {name} "
+                f"({value:.4f}; {result.test[1] - value:+.4f})."
             )
         if result.best == result.current:
             self.stdout.write("The current setting is already the best tried.")
@@ -273,6 +283,43 @@ class Command(BaseCommand):
             f"Applied to admin feed {slug!r} (change {change.pk}; revert it on the "
             "Recommendations dashboard)."
         )
+
+
+def _add_setting_arguments(parser) -> None:
+    parser.add_argument(
+        "--weights",
+        action="append",
+        default=[],
+        help="Also rank the feed with these values, e.g. sim=1,fresh=1,half_life=2,pop=0.5 "
+        "(keys: sim, fresh, half_life, pop, context, co_read; others keep the feed's); "
+        "repeat the option or separate settings with ';'.",
+    )
+    parser.add_argument(
+        "--grid",
+        action="store_true",
+        help="Also rank every setting of --tune's grid (one replay, no choice made).",
+    )
+
+
+def _setting_rankers(config, options: dict) -> list[Ranker]:
+    """The rankers of ``--weights`` and ``--grid``, named by their setting."""
+    settings = []
+    for value in options["weights"]:
+        for spec in value.split(";"):
+            if spec.strip():
+                try:
+                    settings.append(parse_weights(spec, config))
+                except ValueError as error:
+                    raise CommandError(f"--weights: {error}.") from None
+    if options["grid"]:
+        settings += [config]  # named by its setting too, so every row of the grid has one
+        settings += trial_configs(config, trials=None, with_context=options["context"] == "last")
+    context = options["context"] == "last"
+    rankers: dict[str, Ranker] = {}
+    for setting in settings:
+        name = weights_label(setting, context=context)
+        rankers.setdefault(name, Ranker(name, setting))
+    return list(rankers.values())
 
 
 def _weights(value: str) -> list[float]:
