@@ -28,7 +28,7 @@ import uuid
 from pathlib import Path
 
 from benchmarks.common import ROOT, print_table, setup_django
-from benchmarks.ingest import read_response, wait_for_port
+from benchmarks.ingest import read_answer, read_response, wait_for_port
 
 # Another benchmark (or another checkout) may hold the default port: NEURAL_FEED_BENCH_PORT.
 PORT = int(os.environ.get("NEURAL_FEED_BENCH_PORT", "8766"))
@@ -78,33 +78,6 @@ def build_cases(world: dict, rng: random.Random) -> dict[str, list[bytes]]:
             request(f"similar/{page_id}/?limit=5") for page_id in rng.sample(page_ids, 500)
         ],
     }
-
-
-def read_answer(sock: socket.socket, buffer: bytes) -> tuple[int, bytes, bool]:
-    """One HTTP response from ``sock``: (status, leftover bytes, whether the server keeps
-    the connection open). gunicorn's sync workers answer ``Connection: close``: the client
-    then reconnects at once instead of finding out with its next request."""
-    while b"\r\n\r\n" not in buffer:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed")
-        buffer += chunk
-    head, _, rest = buffer.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length, keep = 0, True
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"content-length":
-            length = int(value)
-        elif name == b"connection" and value.strip().lower() == b"close":
-            keep = False
-    while len(rest) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed")
-        rest += chunk
-    return status, rest[length:], keep
 
 
 def client(requests: list[bytes], stop: float, results: dict, port: int) -> None:

@@ -79,8 +79,10 @@ def build_requests(page_id: int, token: str, visitors: list[str]) -> list[bytes]
     return requests
 
 
-def read_response(sock: socket.socket, buffer: bytes) -> tuple[int, bytes]:
-    """Read one HTTP response (status, leftover bytes) from a keep-alive socket."""
+def read_answer(sock: socket.socket, buffer: bytes) -> tuple[int, bytes, bool]:
+    """One HTTP response from ``sock``: (status, leftover bytes, whether the server keeps
+    the connection open). gunicorn's sync workers answer ``Connection: close``: the client
+    then reconnects at once instead of finding out with its next request."""
     while b"\r\n\r\n" not in buffer:
         chunk = sock.recv(65536)
         if not chunk:
@@ -88,17 +90,26 @@ def read_response(sock: socket.socket, buffer: bytes) -> tuple[int, bytes]:
         buffer += chunk
     head, _, rest = buffer.partition(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
-    length = 0
+    length, keep = 0, True
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
+        name = name.strip().lower()
+        if name == b"content-length":
             length = int(value)
+        elif name == b"connection" and value.strip().lower() == b"close":
+            keep = False
     while len(rest) < length:
         chunk = sock.recv(65536)
         if not chunk:
             raise ConnectionError("closed")
         rest += chunk
-    return status, rest[length:]
+    return status, rest[length:], keep
+
+
+def read_response(sock: socket.socket, buffer: bytes) -> tuple[int, bytes]:
+    """Read one HTTP response (status, leftover bytes) from a keep-alive socket."""
+    status, rest, _ = read_answer(sock, buffer)
+    return status, rest
 
 
 def client(requests: list[bytes], stop: float, results: dict) -> None:
