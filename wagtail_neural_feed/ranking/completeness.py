@@ -16,6 +16,11 @@ from .scoring import hot_edge_bonus
 #: this many times deeper into the tier before reading it by bonus.
 HOT_DEEPER_FACTOR = 4
 
+#: Reading the tier by bonus, the freshness scan goes down to this share of
+#: the usual cut-off (gap / (w_fresh + w_pop)): a few more recent pages, and
+#: a popularity cut-off up to w_pop / (w_fresh + w_pop) times tighter.
+TIER_FRESH_SHARE = 0.25
+
 
 class CompletenessMixin:
     """The CTEs that prove no page left out could have made the list, or find it."""
@@ -133,13 +138,19 @@ class CompletenessMixin:
         if w.freshness > 0:
             # Freshness must exceed g (0..1): its share of the gap, and at least
             # what popularity cannot cover. That is: published after now - age(g).
-            g = f"GREATEST(b.gap / {w.bonus_max!r}, (b.gap - {popular_most}) / {w.freshness!r})"
+            # In the tier, read further into the (cheap, short) freshness range:
+            # the popular scan then needs only pages older than those read.
+            share = f"{TIER_FRESH_SHARE!r} * " if tier else ""
+            g = (
+                f"GREATEST({share}b.gap / {w.bonus_max!r}, "
+                f"(b.gap - {popular_most}) / {w.freshness!r})"
+            )
             self.cte(
                 f"{prefix}fresh_cutoff",
                 f"""SELECT CASE WHEN g >= 1 THEN 'infinity'::timestamptz
                     WHEN g <= 0 THEN '-infinity'::timestamptz
                     ELSE %(now)s - make_interval(secs => %(fresh_seconds)s * ln(g) / -ln(2))
-               END AS published_after
+               END AS published_after, g
         FROM (SELECT {g} AS g FROM {bound} b) x""",
             )
             self.range_tail(
@@ -155,7 +166,7 @@ class CompletenessMixin:
             )
             tails.append(f"{prefix}fresh_tail")
         if w.popularity_source and w.popularity > 0:
-            g = f"GREATEST(b.gap / {w.bonus_max!r}, (b.gap - {fresh_most}) / {w.popularity!r})"
+            g = self.popular_cut(fresh_most, prefix)
             # A stored counter only decays: popularity > g needs score > e^(g·norm) - 1.
             self.cte(
                 f"{prefix}popular_cutoff",
@@ -178,6 +189,19 @@ class CompletenessMixin:
             )
             tails.append(f"{prefix}popular_tail")
         return tails
+
+    def popular_cut(self, fresh_most: str, prefix: str) -> str:
+        """The popularity a page not read by the freshness scan needs (SQL over ``b``)."""
+        w = self.weights
+        if not prefix or w.freshness <= 0:
+            return f"GREATEST(b.gap / {w.bonus_max!r}, (b.gap - {fresh_most}) / {w.popularity!r})"
+        # Every tier page fresher than a (the fresh scan's cut-off, or its last
+        # row when it filled its window) was read: the rest have at most
+        # freshness a, so they need popularity > (gap - w_f·a) / w_p.
+        a = f"""LEAST(1.0, GREATEST(0.0, (SELECT CASE WHEN count(*) >= {self.window}
+            THEN min(freshness) ELSE (SELECT g FROM {prefix}fresh_cutoff) END
+            FROM {prefix}fresh_tail)))"""
+        return f"(b.gap - {w.freshness!r} * {a}) / {w.popularity!r}"
 
     def tier_edges(self) -> tuple[str, str, str, str]:
         """Stop the scans of every page at the hot tier's edge: conditions on
